@@ -1,0 +1,53 @@
+# The two commands of the README: `make run` and `make test`. Each creates .venv and installs
+# what it needs from pyproject.toml first, so a fresh clone needs nothing else.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HTTP_PORT ?= 8080
+GRPC_PORT ?= 8081
+EXAMPLE := examples/models/sklearn-iris
+
+.PHONY: run test install install-test lint typecheck unit integration proto clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-test: $(VENV)/.installed-test
+
+$(EXAMPLE)/model.joblib: examples/train_iris.py | $(VENV)/.installed-run
+	$(BIN)/python examples/train_iris.py $(EXAMPLE)
+
+## run: install, train the example iris model, serve it on :8080 (REST) and :8081 (gRPC)
+run: $(VENV)/.installed-run $(EXAMPLE)/model.joblib
+	$(BIN)/modelplane serve --model-name sklearn-iris --storage-uri $(EXAMPLE) \
+		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
+
+## test: install, check the rooms and types, run every test tier
+test: install-test lint typecheck
+	$(BIN)/python -m pytest -m "not kserve_client" -p no:cacheprovider
+	$(BIN)/python -m pytest -m "kserve_client" -p no:cacheprovider
+
+lint: install-test
+	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports
+
+typecheck: install-test
+	$(BIN)/mypy
+
+## proto: regenerate the committed gRPC stubs from src/modelplane/protocol/proto/
+proto: install-test
+	scripts/gen_proto.sh
+
+clean:
+	rm -rf $(VENV) $(EXAMPLE) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,66 @@
+"""Click options derived from a pydantic settings model, so each option is declared once.
+
+Every field becomes `--field-name`, also read from `MODELPLANE_FIELD_NAME`; booleans become
+`--flag/--no-flag`. Options default to "not given", so the settings model's own defaults apply.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel, ValidationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _base_type(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0] if len(args) == 1 else str
+    return annotation
+
+
+def from_settings(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
+    """A decorator adding one option per field of `model`."""
+
+    def decorate(func: F) -> F:
+        for name, field in reversed(list(model.model_fields.items())):
+            flag = "--" + name.replace("_", "-")
+            kind = _base_type(field.annotation)
+            default = field.get_default(call_default_factory=True)
+            help_text = field.description or ""
+            if default is not None:
+                help_text += f"  [default: {default}]"
+            common: dict[str, Any] = {
+                "default": None,
+                "envvar": env_prefix + name.upper(),
+                "show_envvar": True,
+                "help": help_text,
+            }
+            if kind is bool:
+                option = click.option(f"{flag}/--no-{flag[2:]}", name, **common)
+            else:
+                click_type = click.Path(path_type=Path) if kind is Path else kind
+                option = click.option(flag, name, type=click_type, **common)
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def build(model: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Validate the given options; a bad value is a usage error naming the option."""
+    given = {k: v for k, v in values.items() if v is not None}
+    try:
+        return model(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"--{'.'.join(str(p) for p in err['loc']).replace('_', '-')}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise click.UsageError(problems) from None

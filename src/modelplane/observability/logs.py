@@ -1,0 +1,45 @@
+"""Logging set-up for server processes and the access log.
+
+One line per request on the `modelplane.access` logger, carrying the request id. The line is
+only formatted when that logger is enabled, so a quieter level costs nothing per request.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+
+ACCESS = logging.getLogger("modelplane.access")
+REQUEST_ID_HEADER = "x-request-id"
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure(level: str = "info", access_log: bool = True) -> None:
+    """Send modelplane's logs to stderr at `level`; silence the access log unless asked for."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise ValueError(f"unknown log level {level!r}; use debug, info, warning or error")
+    root = logging.getLogger("modelplane")
+    root.setLevel(numeric)
+    if not any(getattr(h, "_modelplane", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler._modelplane = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.propagate = False
+    ACCESS.disabled = not access_log
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def access(
+    client: str, method: str, path: str, status: int | str, millis: float, request_id: str
+) -> None:
+    if ACCESS.isEnabledFor(logging.INFO):
+        ACCESS.info(
+            '%s "%s %s" %s %.2fms request_id=%s', client, method, path, status, millis, request_id
+        )

@@ -1,0 +1,54 @@
+"""Prometheus metrics of the data plane, defined on an explicitly passed registry."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+# Sub-millisecond buckets matter: a fast model answers in well under a millisecond.
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+)  # fmt: skip
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class ServerMetrics:
+    """The counters, gauges and histograms one server process exports."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter(
+            "modelplane_requests",
+            "Requests answered, by model, protocol and status (HTTP status or gRPC code).",
+            ("model", "protocol", "status"),
+            registry=self.registry,
+        )
+        self.request_seconds = Histogram(
+            "modelplane_request_duration_seconds",
+            "Whole-request latency, from the first byte read to the response.",
+            ("model", "protocol"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "modelplane_stage_duration_seconds",
+            "Latency of each model stage: preprocess, predict, postprocess, explain.",
+            ("model", "stage"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "modelplane_requests_in_flight",
+            "Requests being served now, by protocol.",
+            ("protocol",),
+            registry=self.registry,
+        )
+
+    def observe_request(self, model: str, protocol: str, status: str, seconds: float) -> None:
+        self.requests.labels(model, protocol, status).inc()
+        self.request_seconds.labels(model, protocol).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,199 @@
+"""The protocol-agnostic data plane that the REST and gRPC adapters share.
+
+It finds the model, runs `preprocess -> predict -> postprocess` (or `explain`), times each stage,
+and shapes a V2 answer into an `InferResponse` whatever the model returned. Hooks the model does
+not override are skipped; consecutive synchronous hooks run together in one trip to the thread
+pool, so a sync model never blocks the event loop and pays for one thread hop, not three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+import modelplane
+from modelplane.core import datatypes, errors
+from modelplane.core.inference import InferOutput, InferRequest, InferResponse
+from modelplane.core.model import Model, is_async, overrides
+from modelplane.observability.metrics import ServerMetrics
+from modelplane.server.repository import ModelRepository
+
+Headers = Mapping[str, str]
+# (hook name, is async); names, not bound methods, so the cache holds no model alive.
+Stage = tuple[str, bool]
+
+EXTENSIONS = ("binary_tensor_data", "model_repository", "parameters")
+
+
+class DataPlane:
+    def __init__(
+        self, repository: ModelRepository, metrics: ServerMetrics, executor: Executor
+    ) -> None:
+        self.repository = repository
+        self.metrics = metrics
+        self._executor = executor
+        # Weak keys: a reloaded model's old object takes its pipelines with it.
+        self._pipelines: weakref.WeakKeyDictionary[Model, dict[str, list[list[Stage]]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.draining = False
+
+    # -- health and metadata -------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        return not self.draining and await self.repository.all_ready()
+
+    def server_metadata(self) -> dict[str, Any]:
+        return {"name": "modelplane", "version": modelplane.__version__, "extensions": EXTENSIONS}
+
+    async def model_ready(self, name: str, version: str | None = None) -> bool:
+        self.repository.versions(name)  # 404 for an unknown model, whatever its state
+        return await self.repository.is_ready(name, version)
+
+    def model_metadata(self, name: str, version: str | None = None) -> dict[str, Any]:
+        model = self.repository.get(name, version)
+        return {
+            "name": name,
+            "versions": self.repository.versions(name),
+            "platform": model.platform,
+            "inputs": model.get_input_types(),
+            "outputs": model.get_output_types(),
+        }
+
+    # -- inference ---------------------------------------------------------------------------
+
+    async def infer(self, request: InferRequest, headers: Headers | None = None) -> InferResponse:
+        """Serve a V2 request (REST or gRPC)."""
+        model = self.repository.get(request.model_name, request.model_version)
+        result = await self._run(model, "predict", request, headers)
+        return _as_infer_response(result, request, model)
+
+    async def predict(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
+        """Serve a V1 `:predict` request; the result is whatever the model returned."""
+        return await self._run(self.repository.get(name), "predict", payload, headers)
+
+    async def explain(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
+        return await self._run(self.repository.get(name), "explain", payload, headers)
+
+    async def _run(self, model: Model, verb: str, payload: Any, headers: Headers | None) -> Any:
+        for group in self._pipeline(model, verb):
+            if group[0][1]:
+                payload = await self._timed_async(model, group[0][0], payload, headers)
+            else:
+                loop = asyncio.get_running_loop()
+                payload = await loop.run_in_executor(
+                    self._executor, self._run_sync_group, model, group, payload, headers
+                )
+        return payload
+
+    def _pipeline(self, model: Model, verb: str) -> list[list[Stage]]:
+        per_model = self._pipelines.setdefault(model, {})
+        pipeline = per_model.get(verb)
+        if pipeline is None:
+            stages = [
+                (hook, is_async(model, hook))
+                for hook in ("preprocess", verb, "postprocess")
+                if hook == verb or overrides(model, hook)
+            ]
+            pipeline = []
+            for stage in stages:
+                if pipeline and not stage[1] and not pipeline[-1][-1][1]:
+                    pipeline[-1].append(stage)
+                else:
+                    pipeline.append([stage])
+            per_model[verb] = pipeline
+        return pipeline
+
+    async def _timed_async(
+        self,
+        model: Model,
+        stage: str,
+        payload: Any,
+        headers: Headers | None,
+    ) -> Any:
+        start = time.perf_counter()
+        try:
+            return await getattr(model, stage)(payload, headers)
+        except errors.ModelplaneError:
+            raise
+        except Exception as exc:
+            raise _model_fault(model, stage, exc) from exc
+        finally:
+            self.metrics.stage_seconds.labels(model.name, stage).observe(
+                time.perf_counter() - start
+            )
+
+    def _run_sync_group(
+        self, model: Model, group: list[Stage], payload: Any, headers: Headers | None
+    ) -> Any:
+        for stage, _ in group:
+            start = time.perf_counter()
+            try:
+                payload = getattr(model, stage)(payload, headers)
+            except errors.ModelplaneError:
+                raise
+            except Exception as exc:
+                raise _model_fault(model, stage, exc) from exc
+            finally:
+                self.metrics.stage_seconds.labels(model.name, stage).observe(
+                    time.perf_counter() - start
+                )
+        return payload
+
+
+def _model_fault(model: Model, stage: str, exc: Exception) -> errors.InferenceError:
+    return errors.InferenceError(
+        f"model '{model.name}' raised {type(exc).__name__} in {stage}: {exc}"
+    )
+
+
+def _as_infer_response(result: Any, request: InferRequest, model: Model) -> InferResponse:
+    if isinstance(result, InferResponse):
+        response = result
+    else:
+        if isinstance(result, dict):
+            if "predictions" not in result:
+                raise errors.InferenceError(
+                    f"model '{model.name}' answered a V2 request with a dict that has no "
+                    "'predictions'; return an InferResponse"
+                )
+            result = result["predictions"]
+        response = InferResponse(request.id, model.name, [_output("output-0", result)])
+    if response.id is None:
+        response.id = request.id
+    if response.model_version is None:
+        response.model_version = model.version
+    if request.request_outputs:
+        response.outputs = _select(response.outputs, request, model)
+    return response
+
+
+def _output(name: str, value: Any) -> InferOutput:
+    array = np.asarray(value)
+    if array.dtype.kind in "US":
+        encoded = np.empty(array.shape, dtype=np.object_)
+        encoded.reshape(-1)[:] = [
+            x.encode("utf-8") if isinstance(x, str) else bytes(x) for x in array.reshape(-1)
+        ]
+        array = encoded
+    return InferOutput(name, array.shape, datatypes.from_numpy(array.dtype), array)
+
+
+def _select(outputs: list[InferOutput], request: InferRequest, model: Model) -> list[InferOutput]:
+    by_name = {output.name: output for output in outputs}
+    selected = []
+    for wanted in request.request_outputs:
+        output = by_name.get(wanted.name)
+        if output is None:
+            raise errors.InvalidInput(
+                f"model '{model.name}' has no output '{wanted.name}'; "
+                f"it produces: {', '.join(by_name) or 'nothing'}"
+            )
+        selected.append(output)
+    return selected

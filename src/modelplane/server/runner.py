@@ -1,0 +1,183 @@
+"""One `modelplane serve` process: REST (uvicorn) and gRPC in one event loop, started and stopped
+together.
+
+Start-up binds both ports first, so liveness answers while models download and load; readiness
+turns true once every model is loaded. SIGTERM drains: readiness goes false, both servers stop
+taking new requests and finish the ones in flight (up to `graceful_timeout`), then the models are
+unloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import uvicorn
+
+from modelplane.core import errors
+from modelplane.core.model import Model
+from modelplane.observability.metrics import ServerMetrics
+from modelplane.server import grpc_service, rest, rest_observe
+from modelplane.server.dataplane import DataPlane
+from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
+from modelplane.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_models(spec: ModelSpec, settings: ServerSettings) -> dict[str | None, Model]:
+    """Fetch a spec's storage URI and build one unloaded model per version it holds."""
+    from modelplane.runtimes import selector
+    from modelplane.storage import fetch
+
+    def create(directory: Any) -> Model:
+        return selector.create_model(
+            spec.name, directory, model_format=spec.model_format, model_class=spec.model_class
+        )
+
+    if spec.storage_uri is None:
+        return {None: create(None)}
+    path = fetch.download(spec.storage_uri, cache_dir=settings.cache_dir, pvc_root=settings.pvc_root)
+    models: dict[str | None, Model] = {}
+    for version, directory in version_dirs(path).items():
+        model = create(directory)
+        model.version = version
+        models[version] = model
+    return models
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling (the runner owns the shutdown order)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.bound = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        self.bound.set()
+
+
+class ModelplaneServer:
+    """The REST and gRPC servers of one process over one repository of models."""
+
+    def __init__(self, settings: ServerSettings, models: list[Model] | None = None) -> None:
+        self.settings = settings
+        self.metrics = ServerMetrics()
+        self.executor = ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="model")
+        self.repository = ModelRepository(lambda spec: build_models(spec, settings))
+        if settings.storage_uri is not None or settings.model_class is not None:
+            self.repository.add_spec(
+                ModelSpec(
+                    settings.model_name,
+                    settings.storage_uri,
+                    settings.model_format,
+                    settings.model_class,
+                )
+            )
+        for model in models or []:
+            self.repository.add_model(model)
+        if not self.repository.names():
+            raise errors.ModelLoadError(
+                "nothing to serve: give --storage-uri (a model directory or URI) "
+                "or --model-class (a custom model)"
+            )
+        self.dataplane = DataPlane(self.repository, self.metrics, self.executor)
+        self.http_port: int | None = None
+        self.grpc_port: int | None = None
+        self.started = asyncio.Event()
+        self.ready = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def serve(self, *, exit_on_load_failure: bool = True) -> None:
+        """Run until `request_stop()`; raise if a model fails to load at start-up and
+        `exit_on_load_failure` is set (the CLI's behaviour, as KServe's server exits)."""
+        settings = self.settings
+        app = rest_observe.ObserveRequests(
+            rest.create_app(self.dataplane, self.metrics, settings.max_request_size),
+            self.metrics,
+            self.repository,
+        )
+        config = uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.http_port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=settings.graceful_timeout,
+            server_header=False,
+        )
+        http = _Uvicorn(config)
+        grpc_server = None
+        if settings.grpc_port >= 0:
+            grpc_server, self.grpc_port = await grpc_service.start(
+                self.dataplane, self.metrics, settings
+            )
+        http_task = asyncio.create_task(http.serve())
+        bound = asyncio.create_task(http.bound.wait())
+        await asyncio.wait({http_task, bound}, return_when=asyncio.FIRST_COMPLETED)
+        if not http.bound.is_set():
+            bound.cancel()
+            if grpc_server is not None:
+                await grpc_server.stop(None)
+            raise OSError(f"could not serve HTTP on {settings.host}:{settings.http_port}")
+        self.http_port = http.servers[0].sockets[0].getsockname()[1]
+        log.info(
+            "serving REST on http://%s:%s and gRPC on %s",
+            settings.host,
+            self.http_port,
+            f"{settings.host}:{self.grpc_port}" if grpc_server else "(disabled)",
+        )
+        self.started.set()
+        try:
+            await self.repository.load_all()
+            self.ready.set()
+        except errors.ModelplaneError:
+            if exit_on_load_failure:
+                await self._shutdown(http, http_task, grpc_server)
+                raise
+        await self._stop.wait()
+        await self._shutdown(http, http_task, grpc_server)
+
+    async def _shutdown(self, http: _Uvicorn, http_task: Any, grpc_server: Any) -> None:
+        log.info("shutting down: draining in-flight requests")
+        self.dataplane.draining = True
+        http.should_exit = True
+        stops = [http_task]
+        if grpc_server is not None:
+            stops.append(asyncio.ensure_future(grpc_server.stop(self.settings.graceful_timeout)))
+        await asyncio.gather(*stops, return_exceptions=True)
+        await self.repository.unload_all()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        log.info("stopped")
+
+
+def run(settings: ServerSettings, models: list[Model] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT; the entry point of `modelplane serve`."""
+
+    async def main() -> None:
+        server = ModelplaneServer(settings, models)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.request_stop)
+        await server.serve()
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

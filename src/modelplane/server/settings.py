@@ -1,0 +1,64 @@
+"""The settings of one `modelplane serve` process: the single source of its options.
+
+The command line is derived from this model (each field an option, each option also read from
+`MODELPLANE_<FIELD>`), so an option is declared once, here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "MODELPLANE_"
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "modelplane"
+
+
+class ServerSettings(BaseModel):
+    """Options of `modelplane serve`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_name: str = Field(
+        "model", description="Name the model is served under (/v1/models/NAME, /v2/models/NAME)."
+    )
+    storage_uri: str | None = Field(
+        None,
+        description="Where the model lives: a path, file://, pvc://, http(s):// or s3:// URI.",
+    )
+    model_format: str | None = Field(
+        None,
+        description="Runtime to load with: sklearn, xgboost, lightgbm or custom. "
+        "Default: chosen from the files in the model directory.",
+    )
+    model_class: str | None = Field(
+        None, description="A custom model class, as 'package.module:ClassName'."
+    )
+    host: str = Field(
+        "127.0.0.1", description="Address to bind; a container passes 0.0.0.0."
+    )
+    http_port: int = Field(8080, ge=0, le=65535, description="REST port (0 picks a free one).")
+    grpc_port: int = Field(
+        8081, ge=-1, le=65535, description="gRPC port (0 picks a free one, -1 disables gRPC)."
+    )
+    max_request_size: int = Field(
+        64 * 1024 * 1024, gt=0, description="Largest request body accepted, in bytes (REST and gRPC)."
+    )
+    thread_pool_size: int = Field(
+        8, gt=0, description="Threads that run synchronous model code off the event loop."
+    )
+    graceful_timeout: float = Field(
+        30.0, ge=0, description="Seconds SIGTERM waits for in-flight requests before stopping."
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where downloaded models are cached (a second start does not download again).",
+    )
+    pvc_root: Path | None = Field(
+        None, description="Directory that pvc://CLAIM/PATH URIs resolve under."
+    )
+    log_level: str = Field("info", description="debug, info, warning or error.")
+    access_log: bool = Field(True, description="Log one line per request, with its request id.")
