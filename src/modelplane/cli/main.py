@@ -51,7 +51,9 @@ def serve(**values: Any) -> None:
     except errors.ModelplaneError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(f"{exc}; is another server on that port? try --http-port")
+        raise click.ClickException(
+            f"{exc}; is another server on that port? try --http-port"
+        ) from None
 
 
 def main() -> None:

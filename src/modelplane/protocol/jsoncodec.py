@@ -32,7 +32,9 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_default, option=_OPTIONS)
     except TypeError as exc:
-        raise errors.InferenceError(f"the model returned something JSON cannot carry: {exc}") from exc
+        raise errors.InferenceError(
+            f"the model returned something JSON cannot carry: {exc}"
+        ) from exc
 
 
 def loads_object(body: bytes | memoryview, what: str) -> dict[str, Any]:

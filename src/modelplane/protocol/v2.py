@@ -71,9 +71,7 @@ def decode_request(
     )
 
 
-def _decode_input(
-    index: int, spec: Any, binary: memoryview, offset: int
-) -> tuple[InferInput, int]:
+def _decode_input(index: int, spec: Any, binary: memoryview, offset: int) -> tuple[InferInput, int]:
     if not isinstance(spec, dict):
         raise errors.InvalidInput(f"input #{index} must be a JSON object")
     name = spec.get("name")
@@ -81,7 +79,7 @@ def _decode_input(
         raise errors.InvalidInput(f'input #{index} needs a "name" string')
     shape = spec.get("shape")
     if not isinstance(shape, list):
-        raise errors.InvalidInput(f'input \'{name}\' needs a "shape" list')
+        raise errors.InvalidInput(f"input '{name}' needs a \"shape\" list")
     count = datatypes.element_count(shape)
     datatype = spec.get("datatype")
     dtype = datatypes.to_numpy(datatype)
@@ -89,12 +87,14 @@ def _decode_input(
     size = parameters.pop("binary_data_size", None)
     if size is None:
         if "data" not in spec:
-            raise errors.InvalidInput(f'input \'{name}\' has neither "data" nor binary data')
+            raise errors.InvalidInput(f"input '{name}' has neither \"data\" nor binary data")
         tensor = InferInput(name, shape, datatype, spec["data"], parameters)
         tensor.as_numpy()
         return tensor, 0
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise errors.InvalidInput(f"input '{name}': binary_data_size must be a non-negative integer")
+        raise errors.InvalidInput(
+            f"input '{name}': binary_data_size must be a non-negative integer"
+        )
     if offset + size > len(binary):
         raise errors.InvalidInput(
             f"input '{name}' claims {size} bytes of binary data but only "

@@ -202,4 +202,3 @@ def _too_large(size: int, limit: int) -> str:
         f"the request body ({size} bytes) is larger than the {limit} bytes this server accepts; "
         "raise --max-request-size"
     )
-

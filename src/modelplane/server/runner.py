@@ -42,7 +42,9 @@ def build_models(spec: ModelSpec, settings: ServerSettings) -> dict[str | None, 
 
     if spec.storage_uri is None:
         return {None: create(None)}
-    path = fetch.download(spec.storage_uri, cache_dir=settings.cache_dir, pvc_root=settings.pvc_root)
+    path = fetch.download(
+        spec.storage_uri, cache_dir=settings.cache_dir, pvc_root=settings.pvc_root
+    )
     models: dict[str | None, Model] = {}
     for version, directory in version_dirs(path).items():
         model = create(directory)

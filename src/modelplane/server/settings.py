@@ -37,15 +37,15 @@ class ServerSettings(BaseModel):
     model_class: str | None = Field(
         None, description="A custom model class, as 'package.module:ClassName'."
     )
-    host: str = Field(
-        "127.0.0.1", description="Address to bind; a container passes 0.0.0.0."
-    )
+    host: str = Field("127.0.0.1", description="Address to bind; a container passes 0.0.0.0.")
     http_port: int = Field(8080, ge=0, le=65535, description="REST port (0 picks a free one).")
     grpc_port: int = Field(
         8081, ge=-1, le=65535, description="gRPC port (0 picks a free one, -1 disables gRPC)."
     )
     max_request_size: int = Field(
-        64 * 1024 * 1024, gt=0, description="Largest request body accepted, in bytes (REST and gRPC)."
+        64 * 1024 * 1024,
+        gt=0,
+        description="Largest request body accepted, in bytes (REST and gRPC).",
     )
     thread_pool_size: int = Field(
         8, gt=0, description="Threads that run synchronous model code off the event loop."
