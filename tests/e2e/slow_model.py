@@ -11,7 +11,7 @@ from modelplane import Model
 
 
 class SlowModel(Model):
-    """Sleeps `seconds` (from the V1 payload) in predict; `stop()` writes MODELPLANE_TEST_STOPPED."""
+    """Sleeps `seconds` (from the V1 payload) in predict; `stop()` leaves a marker file."""
 
     def load(self) -> bool:
         self.ready = True

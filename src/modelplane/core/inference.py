@@ -172,8 +172,7 @@ class InferResponse:
 
     def __repr__(self) -> str:
         return (
-            f"InferResponse(model_name={self.model_name!r}, id={self.id!r}, "
-            f"outputs={self.outputs})"
+            f"InferResponse(model_name={self.model_name!r}, id={self.id!r}, outputs={self.outputs})"
         )
 
 

@@ -82,6 +82,8 @@ def _decode_input(index: int, spec: Any, binary: memoryview, offset: int) -> tup
         raise errors.InvalidInput(f"input '{name}' needs a \"shape\" list")
     count = datatypes.element_count(shape)
     datatype = spec.get("datatype")
+    if not isinstance(datatype, str):
+        raise errors.UnsupportedDatatype(f'input \'{name}\' needs a "datatype" string')
     dtype = datatypes.to_numpy(datatype)
     parameters = _parameters(spec.get("parameters"), f"input '{name}'")
     size = parameters.pop("binary_data_size", None)

@@ -29,7 +29,7 @@ T = TypeVar("T")
 SERVICE = "inference.GRPCInferenceService"
 
 
-class InferenceService(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
+class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     def __init__(self, dataplane: DataPlane, metrics: ServerMetrics) -> None:
         self.dataplane = dataplane
         self.metrics = metrics
@@ -187,7 +187,9 @@ async def start(
             ("grpc.so_reuseport", 0),
         ]
     )
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(dataplane, metrics), server)
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        InferenceService(dataplane, metrics), server
+    )
     health_pb2_grpc.add_HealthServicer_to_server(HealthService(dataplane), server)
     address = f"{settings.host}:{settings.grpc_port}"
     try:

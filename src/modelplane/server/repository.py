@@ -105,8 +105,8 @@ class ModelRepository:
     def index(self) -> list[dict[str, str]]:
         rows = []
         for name, entry in self._entries.items():
-            versions = [v for v in entry.versions if v is not None] or [None]
-            for version in versions:
+            versions: list[str | None] = [v for v in entry.versions if v is not None]
+            for version in versions or [None]:
                 row = {"name": name, "state": entry.state, "reason": entry.reason}
                 if version is not None:
                     row["version"] = version
@@ -174,9 +174,10 @@ async def _load(model: Model) -> None:
 
 async def _stop(model: Model) -> None:
     try:
-        stopped = model.stop()
-        if inspect.isawaitable(stopped):
-            await stopped
+        if inspect.iscoroutinefunction(model.stop):
+            await model.stop()
+        else:
+            model.stop()
     except Exception:
         log.exception("model '%s' raised while stopping", model.name)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import signal
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +120,7 @@ class ModelplaneServer:
             lifespan="off",
             log_config=None,
             access_log=False,
-            timeout_graceful_shutdown=settings.graceful_timeout,
+            timeout_graceful_shutdown=math.ceil(settings.graceful_timeout),
             server_header=False,
         )
         http = _Uvicorn(config)

@@ -1,0 +1,73 @@
+"""Finding the one model file in a model directory, with errors that say what to do.
+
+KServe's servers look at the top level of the model directory and insist on exactly one model
+file; modelplane does the same, but names the directory, the files it saw and the fix, because
+"model not found" is the first error every new user meets. Runtimes and the selector share
+these helpers so that their messages agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from modelplane.core import errors
+
+#: What a runtime uses to say "this file is mine" (by suffix and, where needed, by content).
+Recogniser = Callable[[Path], bool]
+
+# Enough to see a format's signature without reading a large model into memory.
+_HEAD_BYTES = 256
+
+
+def listing(model_dir: Path | None, runtime: str) -> list[Path]:
+    """The visible regular files at the top of `model_dir`, sorted; a file path lists itself."""
+    if model_dir is None:
+        raise errors.ModelLoadError(
+            f"the {runtime} runtime needs a model directory: pass --storage-uri"
+        )
+    if model_dir.is_file():
+        return [model_dir]
+    if not model_dir.is_dir():
+        raise errors.ModelLoadError(f"model directory {model_dir} does not exist")
+    return sorted(
+        path for path in model_dir.iterdir() if path.is_file() and not path.name.startswith(".")
+    )
+
+
+def head(path: Path) -> bytes:
+    """The first bytes of `path`, or nothing when it cannot be read."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(_HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def names(paths: Iterable[Path]) -> str:
+    """File names for an error message: `a.joblib, b.json`, or `no files`."""
+    shown = [path.name for path in paths]
+    return ", ".join(shown) if shown else "no files"
+
+
+def suffixes(extensions: Sequence[str]) -> str:
+    return ", ".join(f"*{ext}" for ext in extensions)
+
+
+def find_one(
+    model_dir: Path | None, runtime: str, recognises: Recogniser, extensions: Sequence[str]
+) -> Path:
+    """The single file in `model_dir` that `recognises` accepts; `ModelLoadError` otherwise."""
+    found = listing(model_dir, runtime)
+    matches = [path for path in found if recognises(path)]
+    if not matches:
+        raise errors.ModelLoadError(
+            f"no {runtime} model file in {model_dir}: expected one of {suffixes(extensions)}, "
+            f"found {names(found)}; put the model file there, or pass the right --model-format"
+        )
+    if len(matches) > 1:
+        raise errors.ModelLoadError(
+            f"{len(matches)} {runtime} model files in {model_dir}: {names(matches)}; "
+            "keep one model file in the directory"
+        )
+    return matches[0]

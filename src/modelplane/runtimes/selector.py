@@ -1,0 +1,95 @@
+"""Choosing the runtime for a model: by model format, by model class, or by the files present.
+
+This is the one function the server calls, `create_model`, and the one place that knows every
+runtime. It returns an unloaded model; the caller runs `load()`. Selection problems (an unknown
+format, no model file, several candidates) are raised here as `ModelLoadError`, before any
+framework is imported, with the directory, the files seen and the fix in the message.
+
+Without a format the files decide: `*.joblib`/`*.pkl`/`*.pickle` are scikit-learn, `*.ubj` and
+XGBoost `*.json` are XGBoost, `*.txt` starting with the line `tree` is LightGBM, and `*.bst`
+(used by both boosting libraries) is LightGBM when it starts with `tree` and XGBoost otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelplane.core import errors, model
+from modelplane.runtimes import custom, files, lightgbm, sklearn, tabular, xgboost
+
+RUNTIMES: dict[str, type[tabular.TabularModel]] = {
+    runtime.platform: runtime
+    for runtime in (sklearn.SKLearnModel, xgboost.XGBoostModel, lightgbm.LightGBMModel)
+}
+CUSTOM = "custom"
+#: Every value `model_format` accepts (case-insensitive).
+FORMATS: tuple[str, ...] = (*RUNTIMES, CUSTOM)
+
+
+def create_model(
+    name: str,
+    model_dir: Path | None,
+    *,
+    model_format: str | None = None,
+    model_class: str | None = None,
+) -> model.Model:
+    """An unloaded model named `name`, served by the runtime the arguments select."""
+    model_format = _normalise(model_format)
+    if model_class is not None:
+        if model_format not in (None, CUSTOM):
+            raise errors.ModelLoadError(
+                f"--model-class {model_class} makes a custom model, but --model-format is "
+                f"'{model_format}'; pass one of them"
+            )
+        return custom.create(name, model_dir, model_class)
+    if model_format == CUSTOM:
+        raise errors.ModelLoadError(
+            "model format 'custom' needs a model class: pass --model-class package.module:Class"
+        )
+    runtime = RUNTIMES[model_format] if model_format is not None else detect(model_dir)
+    # Fail on a missing or doubled model file now, not later inside load().
+    runtime.find_model_file(model_dir)
+    return runtime(name, model_dir)
+
+
+def detect(model_dir: Path | None) -> type[tabular.TabularModel]:
+    """The runtime whose model files are in `model_dir`; `ModelLoadError` unless exactly one."""
+    if model_dir is None:
+        raise errors.ModelLoadError(
+            "no model directory and no model class: pass --storage-uri (a model directory), "
+            "or --model-class for a custom model"
+        )
+    found = files.listing(model_dir, "model")
+    claims = {
+        fmt: [path for path in found if runtime.recognises(path)]
+        for fmt, runtime in RUNTIMES.items()
+    }
+    claimed = {fmt: paths for fmt, paths in claims.items() if paths}
+    if not claimed:
+        expected = "; ".join(
+            f"{files.suffixes(runtime.model_extensions)} ({fmt})"
+            for fmt, runtime in RUNTIMES.items()
+        )
+        raise errors.ModelLoadError(
+            f"no model file in {model_dir} (found {files.names(found)}); expected {expected}. "
+            "Put one model file there, or pass --model-format or --model-class"
+        )
+    if len(claimed) > 1:
+        seen = ", ".join(f"{path.name} ({fmt})" for fmt, paths in claimed.items() for path in paths)
+        raise errors.ModelLoadError(
+            f"model files for several runtimes in {model_dir}: {seen}; "
+            "keep one model file, or pass --model-format to choose"
+        )
+    (fmt,) = claimed
+    return RUNTIMES[fmt]
+
+
+def _normalise(model_format: str | None) -> str | None:
+    if model_format is None or not model_format.strip():
+        return None
+    value = model_format.strip().lower()
+    if value not in FORMATS:
+        raise errors.ModelLoadError(
+            f"unknown model format '{model_format}'; known formats: {', '.join(FORMATS)}"
+        )
+    return value
