@@ -35,8 +35,8 @@ run: $(VENV)/.installed-run $(EXAMPLE)/model.joblib
 
 ## test: install, check the rooms and types, run every test tier
 test: install-test lint typecheck
-	$(BIN)/python -m pytest -m "not kserve_client" -p no:cacheprovider
-	$(BIN)/python -m pytest -m "kserve_client" -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider --ignore=tests/integration/kserve_client
+	$(BIN)/python -m pytest -p no:cacheprovider tests/integration/kserve_client
 
 lint: install-test
 	$(BIN)/ruff check src tests
