@@ -1,0 +1,148 @@
+"""The DataPlane: hook pipelines, thread hops, V2 response shaping, outputs selection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelplane.core import errors
+from modelplane.core.inference import InferInput, InferOutput, InferRequest, InferResponse
+from modelplane.core.model import Model
+from modelplane.observability.metrics import ServerMetrics
+from modelplane.server.dataplane import DataPlane
+from modelplane.server.repository import ModelRepository
+
+
+class Recording(Model):
+    """Sync pre/predict/post that record which thread ran them."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.threads: list[str] = []
+        self.ready = True
+
+    def preprocess(self, payload: Any, headers: Any = None) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return payload
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return {"predictions": [len(payload.get("instances", []))]}
+
+    def postprocess(self, result: Any, headers: Any = None) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return result
+
+
+class AsyncV2(Model):
+    ready = True
+
+    async def predict(self, payload: Any, headers: Any = None) -> Any:
+        x = payload.inputs[0].as_numpy()
+        return InferResponse(
+            None,
+            self.name,
+            [
+                InferOutput("double", x.shape, "FP64", x * 2),
+                InferOutput("half", x.shape, "FP64", x / 2),
+            ],
+        )
+
+
+class Faulty(Model):
+    ready = True
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    with ThreadPoolExecutor(2, thread_name_prefix="model") as pool:
+        yield pool
+
+
+def plane(executor: ThreadPoolExecutor, *models: Model) -> DataPlane:
+    repo = ModelRepository(lambda spec: {})
+    for model in models:
+        repo.add_model(model)
+    return DataPlane(repo, ServerMetrics(), executor)
+
+
+async def _loaded(dp: DataPlane) -> DataPlane:
+    await dp.repository.load_all()
+    return dp
+
+
+async def test_sync_hooks_run_off_the_loop_in_one_hop(executor: ThreadPoolExecutor) -> None:
+    model = Recording("r")
+    dp = await _loaded(plane(executor, model))
+    assert await dp.predict("r", {"instances": [1, 2]}, None) == {"predictions": [2]}
+    assert len(model.threads) == 3
+    assert len(set(model.threads)) == 1
+    assert model.threads[0].startswith("model")
+    samples = dp.metrics.registry.get_sample_value(
+        "modelplane_stage_duration_seconds_count", {"model": "r", "stage": "postprocess"}
+    )
+    assert samples == 1
+
+
+def _request(name: str, outputs: list[str] | None = None) -> InferRequest:
+    from modelplane.core.inference import RequestedOutput
+
+    return InferRequest(
+        name,
+        [InferInput("x", [2], "FP64", [1.0, 4.0])],
+        request_id="abc",
+        request_outputs=[RequestedOutput(o) for o in outputs or []],
+    )
+
+
+async def test_v2_response_gets_the_request_id_and_selected_outputs(
+    executor: ThreadPoolExecutor,
+) -> None:
+    dp = await _loaded(plane(executor, AsyncV2("a")))
+    response = await dp.infer(_request("a", ["half"]))
+    assert response.id == "abc"
+    assert [o.name for o in response.outputs] == ["half"]
+    assert response.outputs[0].as_numpy().tolist() == [0.5, 2.0]
+    with pytest.raises(errors.InvalidInput, match="produces: double, half"):
+        await dp.infer(_request("a", ["nope"]))
+
+
+async def test_a_v1_style_answer_becomes_an_infer_response(executor: ThreadPoolExecutor) -> None:
+    class Labels(Model):
+        ready = True
+
+        def predict(self, payload: Any, headers: Any = None) -> Any:
+            return {"predictions": ["setosa", "virginica"]}
+
+    dp = await _loaded(plane(executor, Labels("l")))
+    response = await dp.infer(_request("l"))
+    out = response.outputs[0]
+    assert (out.name, out.datatype, out.shape) == ("output-0", "BYTES", [2])
+    assert out.as_numpy().tolist() == [b"setosa", b"virginica"]
+
+
+async def test_model_faults_are_inference_errors(executor: ThreadPoolExecutor) -> None:
+    dp = await _loaded(plane(executor, Faulty("f")))
+    with pytest.raises(errors.InferenceError, match="RuntimeError in predict: boom"):
+        await dp.predict("f", {}, None)
+
+
+async def test_metadata_and_readiness(executor: ThreadPoolExecutor) -> None:
+    dp = plane(executor, AsyncV2("a"))
+    assert not await dp.ready()
+    await dp.repository.load_all()
+    assert await dp.ready()
+    assert dp.model_metadata("a")["name"] == "a"
+    dp.draining = True
+    assert not await dp.ready()
+    with pytest.raises(errors.ModelNotFound):
+        await dp.model_ready("zzz")
+    assert np.asarray(dp.server_metadata()["extensions"]).size >= 1
