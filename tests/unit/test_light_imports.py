@@ -8,14 +8,15 @@ import sys
 HEAVY = ("sklearn", "xgboost", "lightgbm", "boto3", "botocore", "torch", "onnxruntime",
          "transformers", "scipy", "pandas")  # fmt: skip
 SERVER_STACK = ("grpc", "uvicorn", "starlette", "prometheus_client")
+PRINT_MODULES = "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
 
 
 def _loaded_after(statement: str) -> set[str]:
-    code = f"import sys; {statement}; print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    code = f"import sys\n{statement}\n{PRINT_MODULES}"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    return set(result.stdout.split())
+    return set(result.stdout.split("MODULES", 1)[1].split())
 
 
 def test_import_modelplane_loads_no_framework_and_no_server() -> None:
@@ -33,7 +34,7 @@ def test_cli_help_loads_no_framework_and_no_server() -> None:
         "from modelplane.cli.main import cli\n"
         "try:\n    cli(['serve', '--help'])\nexcept SystemExit:\n    pass"
     )
-    code = f"import sys\n{statement}\nprint('MODULES', ' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    code = f"import sys\n{statement}\n{PRINT_MODULES}"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )

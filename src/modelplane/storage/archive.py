@@ -151,8 +151,11 @@ def _unpack_tar(archive: Path, target: Path) -> None:
             ],
         )
         try:
-            # The stdlib "data" filter re-checks against the real file system as it extracts.
-            tar.extractall(target, members=infos, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                # The stdlib "data" filter re-checks against the real file system as it extracts.
+                tar.extractall(target, members=infos, filter="data")
+            else:  # Python before 3.11.4: the checks above are all there is.
+                tar.extractall(target, members=infos)
         except tarfile.FilterError as exc:
             raise errors.UnsafeArchive(
                 f"archive '{archive.name}' is unsafe: member '{exc.tarinfo.name}' {exc}; "

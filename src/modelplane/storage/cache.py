@@ -20,8 +20,6 @@ from pathlib import Path
 
 from modelplane.storage import uri as uris
 
-CACHE_DIR_ENV = "MODELPLANE_CACHE_DIR"
-
 
 def key(uri: str) -> str:
     """The cache key of a URI: the first 16 hex digits of its SHA-256."""

@@ -44,8 +44,9 @@ class LocalProvider:
     def fetch(self, storage_uri: str, target: Path, meter: progress.Meter) -> Path:
         path = local_path(storage_uri)
         if not path.exists():
+            origin = "" if str(path) == storage_uri else f" (from '{storage_uri}')"
             raise errors.StorageNotFound(
-                f"local path '{path}' (from '{storage_uri}') does not exist; check the URI "
+                f"local path '{path}'{origin} does not exist; check the URI "
                 f"(relative paths are resolved from {Path.cwd()})"
             )
         return path

@@ -33,7 +33,12 @@ class S3Provider:
             raise errors.StorageError(
                 f"storage URI '{storage_uri}' names no bucket; write it as s3://<bucket>/<prefix>"
             )
-        from botocore.exceptions import BotoCoreError, ClientError
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            raise errors.StorageError(
+                f"fetching '{storage_uri}' needs boto3; pip install 'modelplane[s3]'"
+            ) from None
 
         client, signed = _client()
         try:
