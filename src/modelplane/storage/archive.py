@@ -40,7 +40,7 @@ def kind(name: str) -> str | None:
     return None
 
 
-def store(name: str, target: Path, write: Callable[[BinaryIO], None]) -> None:
+def store(name: str, target: Path, write: Callable[[BinaryIO], object]) -> None:
     """Save one downloaded file as `target/name`, or unpack it into `target` if an archive.
 
     `write` streams the download into the file it is given.

@@ -34,13 +34,18 @@ class S3Provider:
                 f"storage URI '{storage_uri}' names no bucket; write it as s3://<bucket>/<prefix>"
             )
         try:
-            from botocore.exceptions import BotoCoreError, ClientError
+            from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
         except ImportError:
             raise errors.StorageError(
                 f"fetching '{storage_uri}' needs boto3; pip install 'modelplane[s3]'"
             ) from None
-
-        client, signed = _client()
+        try:
+            client, signed = _client()
+        except (BotoCoreError, ValueError) as exc:
+            raise errors.StorageError(
+                f"cannot set up S3 access for '{storage_uri}': {exc}; check AWS_PROFILE and the "
+                "AWS_* / S3_* variables"
+            ) from None
         try:
             objects, prefix = _listing(client, bucket, key)
             if not objects:
@@ -64,10 +69,15 @@ class S3Provider:
                     client.download_fileobj(bucket, name, out, Callback=advance)
         except ClientError as exc:
             raise _client_error(exc, storage_uri, client.meta.endpoint_url, signed) from None
+        except EndpointConnectionError as exc:
+            raise errors.StorageError(
+                f"cannot reach '{storage_uri}' at {client.meta.endpoint_url}: {exc}; set "
+                "AWS_ENDPOINT_URL to your S3-compatible server, or check the network"
+            ) from None
         except BotoCoreError as exc:
             raise errors.StorageError(
-                f"cannot fetch '{storage_uri}' from {client.meta.endpoint_url}: {exc}; set "
-                "AWS_ENDPOINT_URL to your S3-compatible server, or check the network"
+                f"cannot fetch '{storage_uri}' from {client.meta.endpoint_url}: {exc}; check the "
+                "URI, and AWS_ENDPOINT_URL if the data is on another server"
             ) from None
         return target
 
