@@ -37,9 +37,13 @@ class LightGBMModel(tabular.TabularModel):
         # Imported here, not at the top, so that choosing a runtime stays free of LightGBM.
         import lightgbm
 
-        # LightGBMError is not a ValueError, yet at predict time it means the data is unusable.
-        self._input_errors = (*self._input_errors, lightgbm.basic.LightGBMError)
         return lightgbm.Booster(model_file=str(path))
+
+    def _data_errors(self) -> tuple[type[Exception], ...]:
+        import lightgbm  # already loaded by _read; this is a lookup, not an import
+
+        # LightGBMError is not a ValueError, yet at predict time it means the data is unusable.
+        return (*super()._data_errors(), lightgbm.basic.LightGBMError)
 
     def _feature_count(self) -> int | None:
         return int(self._model.num_feature())

@@ -3,13 +3,13 @@
 scikit-learn, XGBoost and LightGBM differ only in how they read a file and score an array, so
 this base owns everything else once: finding the model file, turning framework errors into
 modelplane's error tree, checking the feature count, answering V1 or V2 in the payload's kind,
-`predict_proba`, and V2 metadata. A runtime subclass fills in four small hooks.
+`predict_proba`, and V2 metadata. A runtime subclass reads the file, counts the features and
+scores an array: three small hooks (plus two for `predict_proba`, where the framework has it).
 """
 
 from __future__ import annotations
 
 import abc
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -38,8 +38,6 @@ class TabularModel(model.Model, abc.ABC):
         self.n_features: int | None = None
         self._model: Any = None
         self._outputs: list[dict[str, Any]] = []
-        # Exceptions a framework raises for data it cannot score: the client's fault, so 400.
-        self._input_errors: tuple[type[Exception], ...] = (ValueError, TypeError)
 
     @classmethod
     def recognises(cls, path: Path) -> bool:
@@ -120,6 +118,10 @@ class TabularModel(model.Model, abc.ABC):
     def _predict(self, array: rows.Array) -> Any:
         """The framework's own predict on a 2-D float array."""
 
+    def _data_errors(self) -> tuple[type[Exception], ...]:
+        """What the framework raises for data it cannot score: the client's fault, so a 400."""
+        return (ValueError, TypeError)
+
     def _can_predict_proba(self) -> bool:
         return False
 
@@ -135,7 +137,7 @@ class TabularModel(model.Model, abc.ABC):
             result = self._predict_proba(array) if proba else self._predict(array)
         except errors.ModelplaneError:
             raise
-        except self._input_errors as exc:
+        except self._data_errors() as exc:
             raise errors.InvalidInput(
                 f"model '{self.name}' cannot score this input: {_summary(exc)}"
             ) from exc
@@ -154,9 +156,10 @@ class TabularModel(model.Model, abc.ABC):
         wanted = []
         for requested in request.request_outputs:
             if requested.name not in available:
+                known = [OUTPUT, PROBA] if self._can_predict_proba() else [OUTPUT]
                 raise errors.InvalidInput(
                     f"model '{self.name}' has no output '{requested.name}'; "
-                    f"ask for {OUTPUT} or {PROBA}"
+                    f"ask for {' or '.join(known)}"
                 )
             wanted.append((requested.name, available[requested.name]))
         return wanted
@@ -171,9 +174,7 @@ class TabularModel(model.Model, abc.ABC):
         kinds = [(OUTPUT, False)] + ([(PROBA, True)] if self._can_predict_proba() else [])
         for name, proba in kinds:
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tensor = rows.to_output(name, self._score(probe, proba))
+                tensor = rows.to_output(name, self._score(probe, proba))
             except errors.ModelplaneError:
                 continue  # metadata is a courtesy: a model that cannot score zeros still serves
             specs.append(
