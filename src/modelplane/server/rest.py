@@ -58,7 +58,7 @@ def create_app(dataplane: DataPlane, metrics: ServerMetrics, max_request_size: i
 
     async def body_of(request: Request) -> bytes:
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > max_request_size:
+        if declared is not None and _is_count(declared) and int(declared) > max_request_size:
             raise errors.PayloadTooLarge(_too_large(int(declared), max_request_size))
         chunks = []
         size = 0
@@ -118,7 +118,7 @@ def create_app(dataplane: DataPlane, metrics: ServerMetrics, max_request_size: i
 
     async def v2_infer(request: Request) -> Response:
         header_length = request.headers.get(v2.HEADER_LENGTH)
-        if header_length is not None and not header_length.isdigit():
+        if header_length is not None and not _is_count(header_length):
             raise errors.InvalidInput(f"{v2.HEADER_LENGTH} must be a byte count")
         infer_request = v2.decode_request(
             await body_of(request),
@@ -202,3 +202,8 @@ def _too_large(size: int, limit: int) -> str:
         f"the request body ({size} bytes) is larger than the {limit} bytes this server accepts; "
         "raise --max-request-size"
     )
+
+
+def _is_count(value: str) -> bool:
+    # str.isdigit() alone admits characters such as '²' that int() refuses.
+    return value.isascii() and value.isdigit()
