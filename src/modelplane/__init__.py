@@ -32,7 +32,16 @@ if TYPE_CHECKING:
     from modelplane.core.model import Model
     from modelplane.server.model_server import ModelServer
 
-__all__ = [*_EXPORTS, "__version__"]
+__all__ = [
+    "InferInput",
+    "InferOutput",
+    "InferRequest",
+    "InferResponse",
+    "Model",
+    "ModelServer",
+    "RequestedOutput",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -41,6 +41,22 @@ class ModelNotFound(ModelplaneError):
         self.version = version
 
 
+class ModelUnloaded(ModelNotFound):
+    """The model was unloaded through the repository API and not loaded again."""
+
+    def __init__(self, name: str) -> None:
+        ModelplaneError.__init__(
+            self,
+            f"model '{name}' is unloaded; load it with POST /v2/repository/models/{name}/load",
+        )
+        self.name = name
+        self.version = None
+
+
+class UnsupportedEncoding(InvalidInput):
+    """The request body is compressed with an encoding the server does not read."""
+
+
 class ModelNotReady(ModelplaneError):
     """The model exists but is not ready to serve yet (still loading, or failed to load)."""
 

@@ -129,8 +129,11 @@ class InferRequest:
         parameters: Parameters | None = None,
         request_outputs: list[RequestedOutput] | None = None,
         model_version: str | None = None,
+        from_grpc: bool = False,
     ) -> None:
         self.model_name = model_name
+        #: True when the request arrived over gRPC (KServe models branch on it).
+        self.from_grpc = from_grpc
         self.inputs = infer_inputs
         self.id = request_id
         self.parameters: Parameters = parameters if parameters is not None else {}
@@ -157,8 +160,10 @@ class InferResponse:
         infer_outputs: list[InferOutput],
         model_version: str | None = None,
         parameters: Parameters | None = None,
+        from_grpc: bool = False,
     ) -> None:
         self.id = response_id
+        self.from_grpc = from_grpc
         self.model_name = model_name
         self.outputs = infer_outputs
         self.model_version = model_version

@@ -22,6 +22,7 @@ class Status(NamedTuple):
 TABLE: dict[type[BaseException], Status] = {
     errors.PayloadTooLarge: Status(413, "RESOURCE_EXHAUSTED"),
     errors.UnsupportedDatatype: Status(400, "INVALID_ARGUMENT"),
+    errors.UnsupportedEncoding: Status(415, "INVALID_ARGUMENT"),
     errors.InvalidInput: Status(400, "INVALID_ARGUMENT"),
     errors.ModelNotFound: Status(404, "NOT_FOUND"),
     errors.ModelNotReady: Status(503, "UNAVAILABLE"),

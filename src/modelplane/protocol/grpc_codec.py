@@ -125,6 +125,7 @@ def decode_infer_request(request: pb.ModelInferRequest) -> inference.InferReques
         parameters=decode_parameters(request.parameters),
         request_outputs=requested,
         model_version=request.model_version or None,
+        from_grpc=True,
     )
 
 

@@ -83,7 +83,7 @@ def _decode_input(index: int, spec: Any, binary: memoryview, offset: int) -> tup
     count = datatypes.element_count(shape)
     datatype = spec.get("datatype")
     if not isinstance(datatype, str):
-        raise errors.UnsupportedDatatype(f'input \'{name}\' needs a "datatype" string')
+        raise errors.UnsupportedDatatype(f"input '{name}' needs a \"datatype\" string")
     dtype = datatypes.to_numpy(datatype)
     parameters = _parameters(spec.get("parameters"), f"input '{name}'")
     size = parameters.pop("binary_data_size", None)

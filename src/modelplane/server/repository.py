@@ -44,6 +44,9 @@ class _Entry:
     versions: dict[str | None, Model] = field(default_factory=dict)
     state: str = UNAVAILABLE
     reason: str = ""
+    # False once unloaded through the API: then the model neither serves nor counts
+    # against the server's readiness, as in Triton.
+    wanted: bool = True
 
     @property
     def default_version(self) -> str | None:
@@ -72,6 +75,8 @@ class ModelRepository:
         entry = self._entries.get(name)
         if entry is None:
             raise errors.ModelNotFound(name)
+        if not entry.wanted:
+            raise errors.ModelUnloaded(name)
         if entry.state != READY:
             raise errors.ModelNotReady(name)
         if version is None:
@@ -90,15 +95,16 @@ class ModelRepository:
     async def is_ready(self, name: str, version: str | None = None) -> bool:
         try:
             model = self.get(name, version)
-        except errors.ModelNotReady:
+        except (errors.ModelNotReady, errors.ModelUnloaded):
             return False
         return await is_ready(model)
 
     async def all_ready(self) -> bool:
+        """Whether every model meant to be loaded is ready (none unloaded through the API)."""
         if not self._entries:
             return False
-        for name in self._entries:
-            if not await self.is_ready(name):
+        for name, entry in self._entries.items():
+            if entry.wanted and not await self.is_ready(name):
                 return False
         return True
 
@@ -120,7 +126,7 @@ class ModelRepository:
             raise errors.ModelNotFound(name)
         async with self._locks.setdefault(name, asyncio.Lock()):
             old = entry.versions if entry.state == READY else {}
-            entry.state, entry.reason = LOADING, ""
+            entry.state, entry.reason, entry.wanted = LOADING, "", True
             try:
                 if entry.spec is not None:
                     entry.versions = await asyncio.to_thread(self._builder, entry.spec)
@@ -144,7 +150,7 @@ class ModelRepository:
         if entry is None:
             raise errors.ModelNotFound(name)
         async with self._locks.setdefault(name, asyncio.Lock()):
-            entry.state, entry.reason = UNAVAILABLE, "unloaded"
+            entry.state, entry.reason, entry.wanted = UNAVAILABLE, "unloaded", False
             for model in entry.versions.values():
                 await _stop(model)
             if entry.spec is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -67,7 +68,11 @@ def create_app(dataplane: DataPlane, metrics: ServerMetrics, max_request_size: i
             if size > max_request_size:
                 raise errors.PayloadTooLarge(_too_large(size, max_request_size))
             chunks.append(chunk)
-        return b"".join(chunks)
+        body = b"".join(chunks)
+        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":
+            body = _decompress(body, encoding, max_request_size)
+        return body
 
     def version_of(request: Request) -> str | None:
         version: str | None = request.path_params.get("version")
@@ -84,12 +89,12 @@ def create_app(dataplane: DataPlane, metrics: ServerMetrics, max_request_size: i
 
     async def v1_predict(request: Request) -> Response:
         payload = v1.decode(await body_of(request))
-        result = await dataplane.predict(request.path_params["name"], payload, request.headers)
+        result = await dataplane.predict(request.path_params["name"], payload, _headers(request))
         return json_response(v1.encode(result))
 
     async def v1_explain(request: Request) -> Response:
         payload = v1.decode(await body_of(request))
-        result = await dataplane.explain(request.path_params["name"], payload, request.headers)
+        result = await dataplane.explain(request.path_params["name"], payload, _headers(request))
         return json_response(v1.encode(result))
 
     # -- V2 ------------------------------------------------------------------------------
@@ -128,7 +133,7 @@ def create_app(dataplane: DataPlane, metrics: ServerMetrics, max_request_size: i
         )
         if infer_request.id is None:
             infer_request.id = request.headers.get("x-request-id")
-        response = await dataplane.infer(infer_request, request.headers)
+        response = await dataplane.infer(infer_request, _headers(request))
         body, json_length = v2.encode_response(response, infer_request)
         if json_length is None:
             return json_response(body)
@@ -207,3 +212,29 @@ def _too_large(size: int, limit: int) -> str:
 def _is_count(value: str) -> bool:
     # str.isdigit() alone admits characters such as '²' that int() refuses.
     return value.isascii() and value.isdigit()
+
+
+def _headers(request: Request) -> dict[str, str]:
+    # A plain dict, as KServe passes: models may add entries (`headers["request-type"] = ...`).
+    return dict(request.headers.items())
+
+
+# zlib window bits: gzip framing, and zlib-wrapped deflate (what HTTP clients send).
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    wbits = _WBITS.get(encoding)
+    if wbits is None:
+        raise errors.UnsupportedEncoding(
+            f"Content-Encoding '{encoding}' is not supported; send gzip, deflate or identity"
+        )
+    inflater = zlib.decompressobj(wbits)
+    try:
+        # Bounded, so a small compressed body cannot expand past the size limit.
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise errors.InvalidInput(f"the body is not valid {encoding} data: {exc}") from None
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise errors.PayloadTooLarge(_too_large(len(data), limit) + " (after decompression)")
+    return data
