@@ -50,8 +50,12 @@ def decode_request(
         raise errors.InvalidInput('"inputs" must be a non-empty list of tensors')
     offset = 0
     inputs = []
+    names = set()
     for index, spec in enumerate(raw_inputs):
         tensor, used = _decode_input(index, spec, binary, offset)
+        if tensor.name in names:
+            raise errors.InvalidInput(f"input '{tensor.name}' appears twice in the request")
+        names.add(tensor.name)
         inputs.append(tensor)
         offset += used
     if offset != len(binary):
@@ -112,6 +116,8 @@ def _decode_input(index: int, spec: Any, binary: memoryview, offset: int) -> tup
                 f"{count * dtype.itemsize} bytes but binary_data_size is {size}"
             )
         array = np.frombuffer(chunk, dtype=dtype.newbyteorder("<"))
+        if datatype == "BOOL" and np.frombuffer(chunk, dtype=np.uint8).max(initial=0) > 1:
+            raise errors.InvalidInput(f"input '{name}' is BOOL: every byte must be 0 or 1")
     return InferInput(name, shape, datatype, array.reshape(shape), parameters), size
 
 

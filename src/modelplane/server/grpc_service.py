@@ -49,12 +49,14 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         }
         request_id = headers.get(logs.REQUEST_ID_HEADER) or logs.new_request_id()
         context.set_trailing_metadata(((logs.REQUEST_ID_HEADER, request_id),))
-        code = "OK"
+        code = "CANCELLED"  # until the call returns or fails: a client may cancel it
         in_flight = self.metrics.in_flight.labels("grpc")
         in_flight.inc()
         start = time.perf_counter()
         try:
-            return await call(headers, request_id)
+            result = await call(headers, request_id)
+            code = "OK"
+            return result
         except Exception as exc:
             status = wire_errors.status_of(exc)
             code = status.grpc
