@@ -39,6 +39,20 @@ class ServerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.batch_size = Histogram(
+            "modelplane_batch_size",
+            "Rows per model call when adaptive batching is on.",
+            ("model",),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=self.registry,
+        )
+        self.batch_queue_seconds = Histogram(
+            "modelplane_batch_queue_seconds",
+            "Time a request waited in the batching queue before its batch ran.",
+            ("model",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "modelplane_requests_in_flight",
             "Requests being served now, by protocol.",

@@ -22,6 +22,7 @@ from modelplane.core import datatypes, errors
 from modelplane.core.inference import InferOutput, InferRequest, InferResponse
 from modelplane.core.model import Model, is_async, overrides
 from modelplane.observability.metrics import ServerMetrics
+from modelplane.server.batching import Batcher
 from modelplane.server.repository import ModelRepository
 
 Headers = Mapping[str, str]
@@ -33,11 +34,22 @@ EXTENSIONS = ("binary_tensor_data", "model_repository", "parameters")
 
 class DataPlane:
     def __init__(
-        self, repository: ModelRepository, metrics: ServerMetrics, executor: Executor
+        self,
+        repository: ModelRepository,
+        metrics: ServerMetrics,
+        executor: Executor,
+        max_batch_size: int = 0,
+        max_latency: float = 0.0,
     ) -> None:
         self.repository = repository
         self.metrics = metrics
         self._executor = executor
+        self._max_batch_size = max_batch_size
+        self._max_latency = max_latency
+        # Per model and verb ("v1", "v2"); weak keys, like the pipelines below.
+        self._batchers: weakref.WeakKeyDictionary[Model, dict[str, Batcher]] = (
+            weakref.WeakKeyDictionary()
+        )
         # Weak keys: a reloaded model's old object takes its pipelines with it.
         self._pipelines: weakref.WeakKeyDictionary[Model, dict[str, list[list[Stage]]]] = (
             weakref.WeakKeyDictionary()
@@ -71,12 +83,54 @@ class DataPlane:
     async def infer(self, request: InferRequest, headers: Headers | None = None) -> InferResponse:
         """Serve a V2 request (REST or gRPC)."""
         model = self.repository.get(request.model_name, request.model_version)
+        batcher = self._batcher(model, "v2")
+        if batcher is not None:
+            response: InferResponse = await batcher.submit(request, headers)
+            return response
+        return await self._infer(model, request, headers)
+
+    async def _infer(
+        self, model: Model, request: InferRequest, headers: Headers | None
+    ) -> InferResponse:
         result = await self._run(model, "predict", request, headers)
         return _as_infer_response(result, request, model)
 
     async def predict(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
         """Serve a V1 `:predict` request; the result is whatever the model returned."""
-        return await self._run(self.repository.get(name), "predict", payload, headers)
+        model = self.repository.get(name)
+        batcher = self._batcher(model, "v1")
+        if batcher is not None:
+            return await batcher.submit(payload, headers)
+        return await self._run(model, "predict", payload, headers)
+
+    def _batcher(self, model: Model, kind: str) -> Batcher | None:
+        if self._max_batch_size <= 1:
+            return None
+        per_model = self._batchers.setdefault(model, {})
+        batcher = per_model.get(kind)
+        if batcher is None:
+            ref = weakref.ref(model)
+            model_name = model.name
+
+            async def run(payload: Any, headers: Headers | None) -> Any:
+                target = ref()
+                if target is None:  # unloaded while queued
+                    raise errors.ModelNotReady(model_name)
+                if kind == "v2":
+                    return await self._infer(target, payload, headers)
+                return await self._run(target, "predict", payload, headers)
+
+            batcher = Batcher(
+                model_name, run, self._max_batch_size, self._max_latency, self.metrics
+            )
+            per_model[kind] = batcher
+        return batcher
+
+    async def close(self) -> None:
+        """Stop the batching queues (after the servers have drained)."""
+        for per_model in list(self._batchers.values()):
+            for batcher in per_model.values():
+                await batcher.close()
 
     async def explain(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
         return await self._run(self.repository.get(name), "explain", payload, headers)

@@ -94,7 +94,13 @@ class ModelplaneServer:
                 "nothing to serve: give --storage-uri (a model directory or URI) "
                 "or --model-class (a custom model)"
             )
-        self.dataplane = DataPlane(self.repository, self.metrics, self.executor)
+        self.dataplane = DataPlane(
+            self.repository,
+            self.metrics,
+            self.executor,
+            max_batch_size=settings.max_batch_size,
+            max_latency=settings.max_latency_ms / 1000,
+        )
         self.http_port: int | None = None
         self.grpc_port: int | None = None
         self.started = asyncio.Event()
@@ -163,6 +169,7 @@ class ModelplaneServer:
         if grpc_server is not None:
             stops.append(asyncio.ensure_future(grpc_server.stop(self.settings.graceful_timeout)))
         await asyncio.gather(*stops, return_exceptions=True)
+        await self.dataplane.close()
         await self.repository.unload_all()
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")

@@ -50,6 +50,17 @@ class ServerSettings(BaseModel):
     thread_pool_size: int = Field(
         8, gt=0, description="Threads that run synchronous model code off the event loop."
     )
+    max_batch_size: int = Field(
+        0,
+        ge=0,
+        description="Adaptive batching: merge concurrent requests to a model into one call of up "
+        "to this many rows (0 or 1: off).",
+    )
+    max_latency_ms: float = Field(
+        2.0,
+        ge=0,
+        description="Adaptive batching: how long the first request of a batch may wait for others.",
+    )
     graceful_timeout: float = Field(
         30.0, ge=0, description="Seconds SIGTERM waits for in-flight requests before stopping."
     )
