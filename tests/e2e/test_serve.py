@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 from pathlib import Path
@@ -102,3 +104,40 @@ def test_sigterm_drains_in_flight_requests_then_unloads(tmp_path: Path) -> None:
     assert result["response"].status_code == 200
     assert result["response"].json() == {"predictions": [1.5]}
     assert stopped.read_text() == "stopped"
+
+
+def _pids(output: str, what: str) -> list[int]:
+    return [int(pid) for pid in re.findall(rf"\[(\d+)\] {what}", output)]
+
+
+def test_workers_share_the_ports_and_a_crashed_worker_comes_back(iris_dir: Path) -> None:
+    args = ["--model-name", "iris", "--storage-uri", str(iris_dir), "--workers", "2"]
+    with ServeProcess(*args, "--http-port", "0", "--grpc-port", "0") as server:
+        server.wait_ready()
+        server.wait_for_line("is ready", count=2)  # both workers loaded the model
+        body = {"instances": [[5.1, 3.5, 1.4, 0.2]]}
+        for _ in range(40):  # a new connection each time: the kernel spreads them
+            answer = httpx.post(f"{server.url}/v1/models/iris:predict", json=body)
+            assert answer.json() == {"predictions": [0]}
+        server.wait_for_line(r'"POST /v1/models/iris:predict" 200', count=40)
+        predicted = re.findall(r"\[(\d+)\] modelplane.access: .*:predict", server.output)
+        assert len(set(predicted)) == 2
+
+        victim = _pids(server.output, "modelplane.server.runner: serving REST")[0]
+        os.kill(victim, signal.SIGKILL)
+        server.wait_for_line(r"exited with -9; restarting")
+        server.wait_for_line("is ready", count=3)  # the new worker loaded the model too
+        for _ in range(10):
+            answer = httpx.post(f"{server.url}/v1/models/iris:predict", json=body)
+            assert answer.json() == {"predictions": [0]}
+        assert server.terminate() == 0
+    assert server.output.count("modelplane.server.runner: stopped") == 2
+
+
+def test_a_worker_that_cannot_start_stops_the_server() -> None:
+    result = run_cli(
+        "serve", "--storage-uri", "/nonexistent/model", "--workers", "2",
+        "--http-port", "0", "--grpc-port", "0",
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "/nonexistent/model" in result.stdout + result.stderr

@@ -49,22 +49,23 @@ class ServeProcess:
             self._queue.put(line)
         self._queue.put(None)
 
-    def wait_for_line(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+    def wait_for_line(self, pattern: str, count: int = 1, timeout: float = 60.0) -> re.Match[str]:
+        """Wait until `count` lines of output match `pattern`; return the last match."""
         regex = re.compile(pattern)
-        for line in self.lines:
-            if match := regex.search(line):
-                return match
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
+        while True:
+            matches = [m for line in list(self.lines) if (m := regex.search(line))]
+            if len(matches) >= count:
+                return matches[-1]
+            left = deadline - time.monotonic()
             try:
-                line = self._queue.get(timeout=left)
+                line = self._queue.get(timeout=max(left, 0.001))
             except queue.Empty:
-                break
-            if line is None:
-                break
-            if match := regex.search(line):
-                return match
-        raise AssertionError(f"no line matching {pattern!r}; output:\n{self.output}")
+                line = None
+            if line is None and (left <= 0 or self.proc.poll() is not None):
+                raise AssertionError(
+                    f"{count} lines matching {pattern!r} expected; output:\n{self.output}"
+                )
 
     def wait_bound(self) -> ServeProcess:
         match = self.wait_for_line(_BOUND.pattern)

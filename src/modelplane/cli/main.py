@@ -47,6 +47,10 @@ def serve(**values: Any) -> None:
     except ValueError as exc:
         raise click.UsageError(f"--log-level: {exc}") from None
     try:
+        if settings.workers > 1:
+            from modelplane.server import workers
+
+            raise SystemExit(workers.Supervisor(settings).run())
         runner.run(settings)
     except errors.ModelplaneError as exc:
         raise click.ClickException(str(exc)) from None

@@ -13,7 +13,7 @@ import uuid
 ACCESS = logging.getLogger("modelplane.access")
 REQUEST_ID_HEADER = "x-request-id"
 
-_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
 
 
 def configure(level: str = "info", access_log: bool = True) -> None:

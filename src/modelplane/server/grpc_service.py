@@ -179,14 +179,15 @@ class HealthService(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
 
 
 async def start(
-    dataplane: DataPlane, metrics: ServerMetrics, settings: ServerSettings
+    dataplane: DataPlane, metrics: ServerMetrics, settings: ServerSettings, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, int]:
     """Start the gRPC server; returns it and the port it bound."""
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", settings.max_request_size),
             ("grpc.max_send_message_length", -1),
-            ("grpc.so_reuseport", 0),
+            # Off unless workers share the port: two servers must not split one by accident.
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ]
     )
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(  # type: ignore[no-untyped-call]

@@ -23,7 +23,7 @@ import uvicorn
 from modelplane.core import errors
 from modelplane.core.model import Model
 from modelplane.observability.metrics import ServerMetrics
-from modelplane.server import grpc_service, rest, rest_observe
+from modelplane.server import grpc_service, rest, rest_observe, workers
 from modelplane.server.dataplane import DataPlane
 from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
 from modelplane.server.settings import ServerSettings
@@ -73,8 +73,14 @@ class _Uvicorn(uvicorn.Server):
 class ModelplaneServer:
     """The REST and gRPC servers of one process over one repository of models."""
 
-    def __init__(self, settings: ServerSettings, models: list[Model] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        models: list[Model] | None = None,
+        reuse_port: bool = False,
+    ) -> None:
         self.settings = settings
+        self.reuse_port = reuse_port
         self.metrics = ServerMetrics()
         self.executor = ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="model")
         self.repository = ModelRepository(lambda spec: build_models(spec, settings))
@@ -133,9 +139,12 @@ class ModelplaneServer:
         grpc_server = None
         if settings.grpc_port >= 0:
             grpc_server, self.grpc_port = await grpc_service.start(
-                self.dataplane, self.metrics, settings
+                self.dataplane, self.metrics, settings, reuse_port=self.reuse_port
             )
-        http_task = asyncio.create_task(http.serve())
+        sockets = None
+        if self.reuse_port:
+            sockets = [workers.reuse_port_socket(settings.host, settings.http_port)]
+        http_task = asyncio.create_task(http.serve(sockets))
         bound = asyncio.create_task(http.bound.wait())
         await asyncio.wait({http_task, bound}, return_when=asyncio.FIRST_COMPLETED)
         if not http.bound.is_set():
@@ -175,11 +184,13 @@ class ModelplaneServer:
         log.info("stopped")
 
 
-def run(settings: ServerSettings, models: list[Model] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT; the entry point of `modelplane serve`."""
+def run(
+    settings: ServerSettings, models: list[Model] | None = None, reuse_port: bool = False
+) -> None:
+    """Serve until SIGTERM or SIGINT; the entry point of `modelplane serve` (one process)."""
 
     async def main() -> None:
-        server = ModelplaneServer(settings, models)
+        server = ModelplaneServer(settings, models, reuse_port)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, server.request_stop)

@@ -47,6 +47,11 @@ class ServerSettings(BaseModel):
         gt=0,
         description="Largest request body accepted, in bytes (REST and gRPC).",
     )
+    workers: int = Field(
+        1,
+        ge=1,
+        description="Server processes sharing the REST and gRPC ports; each loads the model.",
+    )
     thread_pool_size: int = Field(
         8, gt=0, description="Threads that run synchronous model code off the event loop."
     )

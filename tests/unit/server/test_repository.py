@@ -50,7 +50,10 @@ async def test_states_through_load_and_unload() -> None:
     await repo.unload("m")
     assert Counting.stops == stops + 1
     assert repo.index()[0]["state"] == "UNAVAILABLE"
-    assert not await repo.all_ready()
+    assert not await repo.is_ready("m")
+    with pytest.raises(errors.ModelUnloaded, match="POST /v2/repository/models/m/load"):
+        repo.get("m")
+    assert await repo.all_ready()  # an unloaded model does not hold the server back
     await repo.load("m")
     assert await repo.is_ready("m")
 

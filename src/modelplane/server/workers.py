@@ -1,0 +1,108 @@
+"""`--workers N`: N server processes sharing one REST port and one gRPC port.
+
+The parent reserves both ports with SO_REUSEPORT sockets it never listens on (so port 0 resolves
+to one port for every worker), starts the workers, restarts any that crash with a backoff, and
+turns SIGTERM into a graceful stop of every worker. The kernel spreads new connections across
+the workers' listening sockets. Each worker loads its own copy of the model and keeps its own
+metrics, as KServe's and MLServer's workers do.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import socket
+import time
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from modelplane.server.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+# A worker that cannot start (its model does not load, a port is taken) exits with this status:
+# restarting it would only fail again, so the whole server stops, as one process would.
+START_FAILED = 3
+MAX_BACKOFF = 30.0
+
+
+def reuse_port_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port with SO_REUSEPORT, so sibling processes can bind too."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _worker(settings: ServerSettings) -> None:
+    from modelplane.core import errors
+    from modelplane.observability import logs
+    from modelplane.server import runner
+
+    logs.configure(settings.log_level, settings.access_log)
+    try:
+        runner.run(settings, reuse_port=True)
+    except (errors.ModelplaneError, OSError) as exc:
+        log.error("worker cannot start: %s", exc)
+        raise SystemExit(START_FAILED) from None
+
+
+class Supervisor:
+    def __init__(self, settings: ServerSettings) -> None:
+        self._reserved = [reuse_port_socket(settings.host, settings.http_port)]
+        update = {"http_port": self._reserved[0].getsockname()[1]}
+        if settings.grpc_port >= 0:
+            self._reserved.append(reuse_port_socket(settings.host, settings.grpc_port))
+            update["grpc_port"] = self._reserved[1].getsockname()[1]
+        self.settings = settings.model_copy(update=update)
+        self._context = multiprocessing.get_context("spawn")
+        self._stopping = False
+
+    def _start(self) -> BaseProcess:
+        process = self._context.Process(target=_worker, args=(self.settings,), daemon=False)
+        process.start()
+        return process
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stopping = True
+
+    def run(self) -> int:
+        """Serve until SIGTERM or SIGINT; the exit status is non-zero if a worker cannot start."""
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+        workers = [self._start() for _ in range(self.settings.workers)]
+        log.info("started %d workers on port %s", len(workers), self.settings.http_port)
+        failures = [0] * len(workers)
+        status = 0
+        while not self._stopping:
+            wait([p.sentinel for p in workers], timeout=0.5)
+            for index, process in enumerate(workers):
+                if process.is_alive() or self._stopping:
+                    continue
+                if process.exitcode == START_FAILED:
+                    self._stopping, status = True, 1
+                    break
+                failures[index] += 1
+                backoff = min(MAX_BACKOFF, 0.5 * 2 ** (failures[index] - 1))
+                log.warning(
+                    "worker %d exited with %s; restarting in %.1fs",
+                    index,
+                    process.exitcode,
+                    backoff,
+                )
+                time.sleep(backoff)
+                workers[index] = self._start()
+        for process in workers:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: each worker drains, then unloads
+        for process in workers:
+            process.join(self.settings.graceful_timeout + 10)
+            if process.is_alive():
+                process.kill()
+        for sock in self._reserved:
+            sock.close()
+        return status
