@@ -141,3 +141,27 @@ def test_a_worker_that_cannot_start_stops_the_server() -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "/nonexistent/model" in result.stdout + result.stderr
+
+
+def test_workers_stop_when_the_supervisor_is_killed(iris_dir: Path) -> None:
+    args = ["--model-name", "iris", "--storage-uri", str(iris_dir), "--workers", "2"]
+    with ServeProcess(*args, "--http-port", "0", "--grpc-port", "-1") as server:
+        server.wait_ready()
+        server.wait_for_line("serving REST", count=2)
+        workers = _pids(server.output, "modelplane.server.runner: serving REST")
+        assert len(workers) == 2
+        server.proc.kill()
+        server.proc.wait(10)
+        for pid in workers:
+            deadline = time.monotonic() + 30
+            while _alive(pid):
+                assert time.monotonic() < deadline, f"worker {pid} outlived its supervisor"
+                time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

@@ -38,7 +38,19 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _die_with_parent() -> None:
+    # A worker must not outlive a supervisor that was killed outright (SIGKILL has no handler):
+    # Linux sends it SIGTERM then, and it drains like any other stop.
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 def _worker(settings: ServerSettings) -> None:
+    _die_with_parent()
     from modelplane.core import errors
     from modelplane.observability import logs
     from modelplane.server import runner
