@@ -12,12 +12,32 @@ XGBoost `*.json` are XGBoost, `*.txt` starting with the line `tree` is LightGBM,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Protocol
 
 from modelplane.core import errors, model
-from modelplane.runtimes import custom, files, lightgbm, sklearn, tabular, xgboost
+from modelplane.runtimes import custom, files, lightgbm, sklearn, xgboost
 
-RUNTIMES: dict[str, type[tabular.TabularModel]] = {
+
+class Runtime(Protocol):
+    """What a runtime class offers the selector (see `tabular.TabularModel` for one)."""
+
+    @property
+    def platform(self) -> str: ...
+
+    @property
+    def model_extensions(self) -> tuple[str, ...]: ...
+
+    def __call__(self, name: str, model_dir: Path | None, **options: Any) -> model.Model: ...
+
+    def recognises(self, path: Path) -> bool: ...
+
+    def find_model_file(self, model_dir: Path | None) -> Path: ...
+
+
+# One entry per runtime; a new runtime adds its class here.
+RUNTIMES: dict[str, Runtime] = {
     runtime.platform: runtime
     for runtime in (sklearn.SKLearnModel, xgboost.XGBoostModel, lightgbm.LightGBMModel)
 }
@@ -32,8 +52,13 @@ def create_model(
     *,
     model_format: str | None = None,
     model_class: str | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> model.Model:
-    """An unloaded model named `name`, served by the runtime the arguments select."""
+    """An unloaded model named `name`, served by the runtime the arguments select.
+
+    `options` are runtime settings from the command line (`device`, `task`, `threads`); each
+    runtime takes the ones it knows as keyword arguments and ignores the rest.
+    """
     model_format = _normalise(model_format)
     if model_class is not None:
         if model_format not in (None, CUSTOM):
@@ -49,10 +74,10 @@ def create_model(
     runtime = RUNTIMES[model_format] if model_format is not None else detect(model_dir)
     # Fail on a missing or doubled model file now, not later inside load().
     runtime.find_model_file(model_dir)
-    return runtime(name, model_dir)
+    return runtime(name, model_dir, **(options or {}))
 
 
-def detect(model_dir: Path | None) -> type[tabular.TabularModel]:
+def detect(model_dir: Path | None) -> Runtime:
     """The runtime whose model files are in `model_dir`; `ModelLoadError` unless exactly one."""
     if model_dir is None:
         raise errors.ModelLoadError(

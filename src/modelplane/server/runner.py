@@ -36,9 +36,23 @@ def build_models(spec: ModelSpec, settings: ServerSettings) -> dict[str | None, 
     from modelplane.runtimes import selector
     from modelplane.storage import fetch
 
+    options = {
+        key: value
+        for key, value in {
+            "device": settings.device,
+            "task": settings.task,
+            "threads": settings.threads,
+        }.items()
+        if value is not None
+    }
+
     def create(directory: Any) -> Model:
         return selector.create_model(
-            spec.name, directory, model_format=spec.model_format, model_class=spec.model_class
+            spec.name,
+            directory,
+            model_format=spec.model_format,
+            model_class=spec.model_class,
+            options=options,
         )
 
     if spec.storage_uri is None:

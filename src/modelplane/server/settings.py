@@ -37,6 +37,19 @@ class ServerSettings(BaseModel):
     model_class: str | None = Field(
         None, description="A custom model class, as 'package.module:ClassName'."
     )
+    device: str | None = Field(
+        None,
+        description="Where deep-learning runtimes run: cpu, cuda or cuda:N. Default: cuda when "
+        "a GPU is present, else cpu.",
+    )
+    task: str | None = Field(
+        None,
+        description="Hugging Face task (sequence_classification, token_classification, fill_mask, "
+        "text_embedding, text_generation). Default: from the model's config.json.",
+    )
+    threads: int | None = Field(
+        None, gt=0, description="Threads inside the framework (ONNX Runtime, PyTorch) per model."
+    )
     host: str = Field("127.0.0.1", description="Address to bind; a container passes 0.0.0.0.")
     http_port: int = Field(8080, ge=0, le=65535, description="REST port (0 picks a free one).")
     grpc_port: int = Field(
