@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
@@ -19,6 +21,8 @@ class ServerMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._stage_children: dict[tuple[str, str], Any] = {}
         self.requests = Counter(
             "modelplane_requests",
             "Requests answered, by model, protocol and status (HTTP status or gRPC code).",
@@ -61,8 +65,24 @@ class ServerMetrics:
         )
 
     def observe_request(self, model: str, protocol: str, status: str, seconds: float) -> None:
-        self.requests.labels(model, protocol, status).inc()
-        self.request_seconds.labels(model, protocol).observe(seconds)
+        # Label lookups take a lock and build a tuple; on the hot path, reuse the children.
+        key = (model, protocol, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(model, protocol, status),
+                self.request_seconds.labels(model, protocol),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def stage(self, model: str, stage: str) -> Any:
+        """The latency histogram of one model stage (cached)."""
+        child = self._stage_children.get((model, stage))
+        if child is None:
+            child = self._stage_children[(model, stage)] = self.stage_seconds.labels(model, stage)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -29,6 +29,34 @@ Headers = Mapping[str, str]
 # (hook name, is async); names, not bound methods, so the cache holds no model alive.
 Stage = tuple[str, bool]
 
+# A synchronous hook group that returns within this many seconds runs inline on the event loop:
+# the trip to a thread and back costs more than such a call. Measured, not assumed: a group
+# starts in the thread pool and moves inline only after PROBE_CALLS calls all took less; one
+# slower call sends it back to the pool. See bench/NOTES.md for the measurement.
+INLINE_BELOW = 0.001
+PROBE_CALLS = 32
+
+
+class _SyncTiming:
+    """How long a model's synchronous hook group takes, and so where it should run."""
+
+    __slots__ = ("calls", "inline", "slowest")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.slowest = 0.0
+        self.inline = False
+
+    def record(self, seconds: float) -> None:
+        if seconds >= INLINE_BELOW:
+            self.calls, self.slowest, self.inline = 0, 0.0, False
+            return
+        self.calls += 1
+        self.slowest = max(self.slowest, seconds)
+        if self.calls >= PROBE_CALLS:
+            self.inline = True
+
+
 EXTENSIONS = ("binary_tensor_data", "model_repository", "parameters")
 
 
@@ -52,6 +80,9 @@ class DataPlane:
         )
         # Weak keys: a reloaded model's old object takes its pipelines with it.
         self._pipelines: weakref.WeakKeyDictionary[Model, dict[str, list[list[Stage]]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._timings: weakref.WeakKeyDictionary[Model, dict[tuple[str, int], _SyncTiming]] = (
             weakref.WeakKeyDictionary()
         )
         self.draining = False
@@ -135,15 +166,35 @@ class DataPlane:
     async def explain(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
         return await self._run(self.repository.get(name), "explain", payload, headers)
 
+    async def call(self, model: Model, method: str, request: Any) -> Any:
+        """Call a model method outside the predict pipeline (the OpenAI verbs of
+        `core.completions`): a coroutine on the event loop, a plain method in the thread pool."""
+        try:
+            if is_async(model, method):
+                return await getattr(model, method)(request)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, getattr(model, method), request)
+        except errors.ModelplaneError:
+            raise
+        except Exception as exc:
+            raise _model_fault(model, method, exc) from exc
+
     async def _run(self, model: Model, verb: str, payload: Any, headers: Headers | None) -> Any:
-        for group in self._pipeline(model, verb):
+        for index, group in enumerate(self._pipeline(model, verb)):
             if group[0][1]:
                 payload = await self._timed_async(model, group[0][0], payload, headers)
+                continue
+            timing = self._timings.setdefault(model, {}).get((verb, index))
+            if timing is None:
+                timing = self._timings[model][(verb, index)] = _SyncTiming()
+            if timing.inline:
+                payload, seconds = self._run_sync_group(model, group, payload, headers)
             else:
                 loop = asyncio.get_running_loop()
-                payload = await loop.run_in_executor(
+                payload, seconds = await loop.run_in_executor(
                     self._executor, self._run_sync_group, model, group, payload, headers
                 )
+            timing.record(seconds)
         return payload
 
     def _pipeline(self, model: Model, verb: str) -> list[list[Stage]]:
@@ -179,13 +230,13 @@ class DataPlane:
         except Exception as exc:
             raise _model_fault(model, stage, exc) from exc
         finally:
-            self.metrics.stage_seconds.labels(model.name, stage).observe(
-                time.perf_counter() - start
-            )
+            self.metrics.stage(model.name, stage).observe(time.perf_counter() - start)
 
     def _run_sync_group(
         self, model: Model, group: list[Stage], payload: Any, headers: Headers | None
-    ) -> Any:
+    ) -> tuple[Any, float]:
+        """Run consecutive sync hooks; returns the result and the time the hooks took."""
+        total = 0.0
         for stage, _ in group:
             start = time.perf_counter()
             try:
@@ -195,10 +246,10 @@ class DataPlane:
             except Exception as exc:
                 raise _model_fault(model, stage, exc) from exc
             finally:
-                self.metrics.stage_seconds.labels(model.name, stage).observe(
-                    time.perf_counter() - start
-                )
-        return payload
+                took = time.perf_counter() - start
+                total += took
+                self.metrics.stage(model.name, stage).observe(took)
+        return payload, total
 
 
 def _model_fault(model: Model, stage: str, exc: Exception) -> errors.InferenceError:

@@ -146,3 +146,32 @@ async def test_metadata_and_readiness(executor: ThreadPoolExecutor) -> None:
     with pytest.raises(errors.ModelNotFound):
         await dp.model_ready("zzz")
     assert np.asarray(dp.server_metadata()["extensions"]).size >= 1
+
+
+async def test_a_fast_sync_model_moves_inline_and_a_slow_call_moves_it_back(
+    executor: ThreadPoolExecutor,
+) -> None:
+    from modelplane.server import dataplane as dataplane_module
+
+    model = Recording("r")
+    dp = await _loaded(plane(executor, model))
+    loop_thread = threading.current_thread().name
+    for _ in range(dataplane_module.PROBE_CALLS):
+        await dp.predict("r", {"instances": [1]}, None)
+    assert loop_thread not in model.threads  # measured in the pool first
+    model.threads.clear()
+    await dp.predict("r", {"instances": [1]}, None)
+    assert model.threads == [loop_thread] * 3  # then inline: no thread hop
+
+    class Slow(Recording):
+        def predict(self, payload: Any, headers: Any = None) -> Any:
+            import time
+
+            time.sleep(dataplane_module.INLINE_BELOW * 2)
+            return super().predict(payload, headers)
+
+    model.__class__ = Slow
+    await dp.predict("r", {"instances": [1]}, None)  # inline once, found slow ...
+    model.threads.clear()
+    await dp.predict("r", {"instances": [1]}, None)
+    assert loop_thread not in model.threads  # ... so back to the pool
