@@ -65,7 +65,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         finally:
             elapsed = time.perf_counter() - start
             in_flight.dec()
-            label = model if model in self.repository.names() else ""
+            label = model if model in self.repository else ""
             self.metrics.observe_request(label, "grpc", code, elapsed)
             logs.access(context.peer(), "gRPC", method, code, elapsed * 1000, request_id)
 

@@ -70,6 +70,9 @@ class ModelRepository:
     def names(self) -> list[str]:
         return list(self._entries)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
     def get(self, name: str, version: str | None = None) -> Model:
         """The model to serve a request; 404 if unknown, 503 if it is not loaded."""
         entry = self._entries.get(name)

@@ -66,7 +66,7 @@ class ObserveRequests:
         # names must not grow the metric without bound.
         params: dict[str, Any] = scope.get("path_params") or {}
         name = params.get("name", "")
-        return name if name in self.repository.names() else ""
+        return name if name in self.repository else ""
 
 
 def _request_id(scope: Scope) -> str | None:

@@ -23,7 +23,7 @@ import uvicorn
 from modelplane.core import errors
 from modelplane.core.model import Model
 from modelplane.observability.metrics import ServerMetrics
-from modelplane.server import grpc_service, rest, rest_observe, workers
+from modelplane.server import grpc_service, hot_path, rest, rest_observe, workers
 from modelplane.server.dataplane import DataPlane
 from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
 from modelplane.server.settings import ServerSettings
@@ -135,7 +135,11 @@ class ModelplaneServer:
         `exit_on_load_failure` is set (the CLI's behaviour, as KServe's server exits)."""
         settings = self.settings
         app = rest_observe.ObserveRequests(
-            rest.create_app(self.dataplane, self.metrics, settings.max_request_size),
+            hot_path.HotPath(
+                rest.create_app(self.dataplane, self.metrics, settings.max_request_size),
+                self.dataplane,
+                settings.max_request_size,
+            ),
             self.metrics,
             self.repository,
         )
@@ -148,6 +152,8 @@ class ModelplaneServer:
             access_log=False,
             timeout_graceful_shutdown=math.ceil(settings.graceful_timeout),
             server_header=False,
+            # X-Forwarded-* rewriting cost 8% of a request in the profile; nothing here uses it.
+            proxy_headers=False,
         )
         http = _Uvicorn(config)
         grpc_server = None
