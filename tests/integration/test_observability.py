@@ -31,7 +31,7 @@ from tests.support.serving import test_settings as server_settings
 
 MODEL = "sklearn-iris"
 ROW = [5.1, 3.5, 1.4, 0.2]
-GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
+GENERATED_ID = re.compile(r"^[0-9a-f]{16}-[0-9]+$")
 MODEL_PROTOCOLS = ("v1", "v2", "grpc")
 
 

@@ -23,6 +23,7 @@ class ServerMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._stage_children: dict[tuple[str, str], Any] = {}
+        self._in_flight_children: dict[str, Any] = {}
         self.requests = Counter(
             "modelplane_requests",
             "Requests answered, by model, protocol and status (HTTP status or gRPC code).",
@@ -76,6 +77,13 @@ class ServerMetrics:
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def in_flight_for(self, protocol: str) -> Any:
+        """The in-flight gauge of one protocol (cached)."""
+        child = self._in_flight_children.get(protocol)
+        if child is None:
+            child = self._in_flight_children[protocol] = self.in_flight.labels(protocol)
+        return child
 
     def stage(self, model: str, stage: str) -> Any:
         """The latency histogram of one model stage (cached)."""

@@ -29,31 +29,38 @@ Headers = Mapping[str, str]
 # (hook name, is async); names, not bound methods, so the cache holds no model alive.
 Stage = tuple[str, bool]
 
-# A synchronous hook group that returns within this many seconds runs inline on the event loop:
-# the trip to a thread and back costs more than such a call. Measured, not assumed: a group
-# starts in the thread pool and moves inline only after PROBE_CALLS calls all took less; one
-# slower call sends it back to the pool. See bench/NOTES.md for the measurement.
+# A synchronous hook group that typically returns within INLINE_BELOW seconds runs inline on the
+# event loop: the trip to a thread and back costs more than such a call. Measured, not assumed:
+# a group starts in the thread pool, moves inline once PROBE_CALLS calls averaged (EWMA) under
+# INLINE_BELOW, and goes back to the pool as soon as the average passes BACK_ABOVE, which one
+# slow call (a model that sleeps, a huge batch) does at once. The gap between the two bounds
+# keeps a scheduling hiccup from flapping it. See bench/NOTES.md for the measurement.
 INLINE_BELOW = 0.001
+BACK_ABOVE = 0.002
 PROBE_CALLS = 32
+_WEIGHT = 0.1
 
 
 class _SyncTiming:
     """How long a model's synchronous hook group takes, and so where it should run."""
 
-    __slots__ = ("calls", "inline", "slowest")
+    __slots__ = ("average", "calls", "inline")
 
     def __init__(self) -> None:
         self.calls = 0
-        self.slowest = 0.0
+        self.average = 0.0
         self.inline = False
 
     def record(self, seconds: float) -> None:
-        if seconds >= INLINE_BELOW:
-            self.calls, self.slowest, self.inline = 0, 0.0, False
-            return
         self.calls += 1
-        self.slowest = max(self.slowest, seconds)
-        if self.calls >= PROBE_CALLS:
+        if self.calls == 1:
+            self.average = seconds
+        else:
+            self.average += _WEIGHT * (seconds - self.average)
+        if self.inline:
+            if self.average > BACK_ABOVE:
+                self.inline, self.calls = False, 0
+        elif self.calls >= PROBE_CALLS and self.average < INLINE_BELOW:
             self.inline = True
 
 

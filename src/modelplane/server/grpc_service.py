@@ -50,7 +50,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         request_id = headers.get(logs.REQUEST_ID_HEADER) or logs.new_request_id()
         context.set_trailing_metadata(((logs.REQUEST_ID_HEADER, request_id),))
         code = "CANCELLED"  # until the call returns or fails: a client may cancel it
-        in_flight = self.metrics.in_flight.labels("grpc")
+        in_flight = self.metrics.in_flight_for("grpc")
         in_flight.inc()
         start = time.perf_counter()
         try:

@@ -42,7 +42,7 @@ class ObserveRequests:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
-        in_flight = self.metrics.in_flight.labels(protocol)
+        in_flight = self.metrics.in_flight_for(protocol)
         in_flight.inc()
         start = time.perf_counter()
         try:

@@ -167,7 +167,7 @@ async def test_a_fast_sync_model_moves_inline_and_a_slow_call_moves_it_back(
         def predict(self, payload: Any, headers: Any = None) -> Any:
             import time
 
-            time.sleep(dataplane_module.INLINE_BELOW * 2)
+            time.sleep(dataplane_module.BACK_ABOVE * 20)
             return super().predict(payload, headers)
 
     model.__class__ = Slow
