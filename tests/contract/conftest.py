@@ -1,4 +1,4 @@
-"""Fixtures for the runtime contract suite: every runtime's case, trained once per session."""
+"""Fixtures for the runtime contract suite: every runtime's case, built once per session."""
 
 from __future__ import annotations
 
@@ -26,4 +26,28 @@ def file_runtime_case(
     request: pytest.FixtureRequest, runtime_case_store: dict[str, RuntimeCase]
 ) -> RuntimeCase:
     """The runtimes that read a model file (all but custom)."""
+    return runtime_case_store[request.param]
+
+
+@pytest.fixture(params=runtime_cases.TABULAR_CASES)
+def tabular_case(
+    request: pytest.FixtureRequest, runtime_case_store: dict[str, RuntimeCase]
+) -> RuntimeCase:
+    """The iris classifiers: scikit-learn, XGBoost, LightGBM and custom."""
+    return runtime_case_store[request.param]
+
+
+@pytest.fixture(params=runtime_cases.TABULAR_FILE_CASES)
+def tabular_file_case(
+    request: pytest.FixtureRequest, runtime_case_store: dict[str, RuntimeCase]
+) -> RuntimeCase:
+    """The iris classifiers read from a file (all but custom)."""
+    return runtime_case_store[request.param]
+
+
+@pytest.fixture(params=runtime_cases.TENSOR_CASES)
+def tensor_case(
+    request: pytest.FixtureRequest, runtime_case_store: dict[str, RuntimeCase]
+) -> RuntimeCase:
+    """The tensor runtimes: ONNX and PyTorch."""
     return runtime_case_store[request.param]

@@ -1,9 +1,10 @@
 """The model contract, checked the same way for every runtime.
 
-Every case (a scikit-learn, XGBoost or LightGBM file, or a custom class) must load, answer V1
-and V2 requests for the same rows with the same values as the framework's own predict, refuse
+Every case (a scikit-learn, XGBoost, LightGBM, ONNX or PyTorch file, or a custom class) must load,
+answer a V2 request with the framework's own outputs, answer V1 when it has one input, refuse
 bad input with `InvalidInput`, describe itself in V2 metadata, and fail selection with a
-`ModelLoadError` that names what it found.
+`ModelLoadError` that names what it found. What only tabular or only tensor runtimes promise is
+in `test_tabular_contract.py` and `test_tensor_contract.py`.
 """
 
 from __future__ import annotations
@@ -15,22 +16,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelplane.core import datatypes, errors
+from modelplane.core import errors
 from modelplane.core.inference import InferInput, InferRequest, InferResponse, RequestedOutput
 from modelplane.core.model import Model, is_ready
 from modelplane.runtimes import selector
+from tests.contract import runtime_cases
+from tests.contract.checks import assert_answers, assert_same, v2_request
 from tests.contract.runtime_cases import RuntimeCase
-from tests.support import models
+from tests.support.tensor_models import Named
 
 Array = np.ndarray[Any, Any]
-
-# One row of each iris species, then two more: labels 0, 1, 2, 0, 1.
-ROWS = [0, 50, 100, 1, 51]
 
 
 def create(runtime_case: RuntimeCase, model_dir: Path | None = None) -> Model:
     return selector.create_model(
-        "iris",
+        "m",
         runtime_case.model_dir if model_dir is None else model_dir,
         model_class=runtime_case.model_class,
     )
@@ -43,39 +43,11 @@ def loaded(runtime_case: RuntimeCase) -> Model:
     return model
 
 
-@pytest.fixture(scope="module")
-def rows() -> Array:
-    return models.iris()[0][ROWS]
-
-
-def v2_request(array: Array, datatype: str = "FP64", request_id: str = "req-1") -> InferRequest:
-    tensor = InferInput(
-        "input-0", list(array.shape), datatype, array.astype(datatypes.to_numpy(datatype))
-    )
-    return InferRequest("iris", [tensor], request_id=request_id)
-
-
-def v1_predictions(model: Model, body: dict[str, Any]) -> Any:
-    result = model.predict(body)
-    assert isinstance(result, dict)
-    assert set(result) == {"predictions"}
-    return result["predictions"]
-
-
-def assert_same(actual: Any, expected: Array) -> None:
-    actual = np.asarray(actual)
-    assert actual.shape == expected.shape
-    if expected.dtype.kind in "iu":
-        np.testing.assert_array_equal(actual, expected)
-    else:
-        np.testing.assert_allclose(actual, expected, rtol=1e-6)
-
-
 async def test_create_returns_an_unloaded_model(runtime_case: RuntimeCase) -> None:
     model = create(runtime_case)
 
     assert isinstance(model, Model)
-    assert model.name == "iris"
+    assert model.name == "m"
     assert model.platform == runtime_case.platform
     assert not await is_ready(model)
 
@@ -88,82 +60,105 @@ async def test_load_makes_the_model_ready_and_stop_undoes_it(loaded: Model) -> N
     assert not await is_ready(loaded)
 
 
+def test_v2_predictions_are_the_frameworks(runtime_case: RuntimeCase, loaded: Model) -> None:
+    response = loaded.predict(v2_request(runtime_case.inputs, request_id="req-1"))
+
+    assert isinstance(response, InferResponse)
+    assert (response.id, response.model_name) == ("req-1", "m")
+    assert_answers(response, runtime_case.reference(runtime_case.inputs))
+
+
+def test_v2_accepts_json_list_data(runtime_case: RuntimeCase, loaded: Model) -> None:
+    response = loaded.predict(v2_request(runtime_case.inputs, as_lists=True))
+
+    assert_answers(response, runtime_case.reference(runtime_case.inputs))
+
+
+@pytest.mark.parametrize("runtime_case", runtime_cases.SINGLE_INPUT_CASES, indirect=True)
 @pytest.mark.parametrize("key", ["instances", "inputs"])
-def test_v1_predictions_are_the_frameworks(
-    runtime_case: RuntimeCase, loaded: Model, rows: Array, key: str
+def test_v1_predictions_are_the_first_output(
+    runtime_case: RuntimeCase, loaded: Model, key: str
 ) -> None:
-    predictions = v1_predictions(loaded, {key: rows.tolist()})
+    [array] = runtime_case.inputs.values()
 
-    assert_same(predictions, runtime_case.reference(rows))
+    result = loaded.predict({key: array.tolist()})
+
+    assert isinstance(result, dict) and set(result) == {"predictions"}
+    first = next(iter(runtime_case.reference(runtime_case.inputs).values()))
+    assert_same(result["predictions"], first)
 
 
-@pytest.mark.parametrize("datatype", ["FP64", "FP32"])
-def test_v2_predictions_agree_with_v1(
-    runtime_case: RuntimeCase, loaded: Model, rows: Array, datatype: str
+@pytest.mark.parametrize("runtime_case", runtime_cases.MULTI_INPUT_CASES, indirect=True)
+def test_v1_on_a_model_with_several_inputs_names_them(
+    runtime_case: RuntimeCase, loaded: Model
 ) -> None:
-    v1 = np.asarray(v1_predictions(loaded, {"instances": rows.tolist()}))
+    first = next(iter(runtime_case.inputs.values()))
 
-    response = loaded.predict(v2_request(rows, datatype))
+    with pytest.raises(errors.InvalidInput, match="V2") as caught:
+        loaded.predict({"instances": first.tolist()})
+
+    assert all(f"'{name}'" in str(caught.value) for name in runtime_case.inputs)
+
+
+def test_an_output_asked_for_is_the_one_answered(runtime_case: RuntimeCase, loaded: Model) -> None:
+    expected = runtime_case.reference(runtime_case.inputs)
+    last = list(expected)[-1]
+    request = v2_request(runtime_case.inputs, request_outputs=[RequestedOutput(last)])
+
+    assert_answers(loaded.predict(request), {last: expected[last]})
+
+
+# Custom models may ignore requested outputs: the DataPlane selects them for such models.
+@pytest.mark.parametrize("runtime_case", runtime_cases.FILE_CASES, indirect=True)
+def test_an_unknown_output_is_invalid_input(runtime_case: RuntimeCase, loaded: Model) -> None:
+    request = v2_request(runtime_case.inputs, request_outputs=[RequestedOutput("no-such")])
+
+    with pytest.raises(errors.InvalidInput, match="no-such"):
+        loaded.predict(request)
+
+
+def bad_inputs(inputs: Named) -> dict[str, list[InferInput]]:
+    """Mistakes every runtime must refuse, made from one good request's inputs."""
+    good = v2_request(inputs).inputs
+    first = good[0]
+    array = first.as_numpy()
+    short = array[..., :-1]
+    words = np.full(array.shape, b"a", dtype=np.object_)
+    return {
+        "no inputs": [],
+        "BYTES": [InferInput(first.name, list(array.shape), "BYTES", words), *good[1:]],
+        "one value short": [
+            InferInput(first.name, list(short.shape), first.datatype, short),
+            *good[1:],
+        ],
+        "an extra input": [*good, InferInput("no-such-input", first.shape, first.datatype, array)],
+    }
+
+
+@pytest.mark.parametrize("mistake", ["no inputs", "BYTES", "one value short", "an extra input"])
+def test_bad_v2_input_is_invalid_input(
+    runtime_case: RuntimeCase, loaded: Model, mistake: str
+) -> None:
+    inputs = bad_inputs(runtime_case.inputs)[mistake]
+
+    with pytest.raises(errors.InvalidInput):
+        loaded.predict(InferRequest("m", inputs))
+
+
+def test_metadata_describes_what_predict_takes_and_returns(
+    runtime_case: RuntimeCase, loaded: Model
+) -> None:
+    assert loaded.get_input_types() == runtime_case.input_types
+
+    response = loaded.predict(v2_request(runtime_case.inputs))
 
     assert isinstance(response, InferResponse)
-    assert (response.id, response.model_name) == ("req-1", "iris")
-    [output] = response.outputs
-    assert output.name == "output-0"
-    assert output.datatype == datatypes.from_numpy(output.as_numpy().dtype)
-    assert_same(output.as_numpy(), v1.astype(output.as_numpy().dtype))
-    assert output.shape == list(runtime_case.reference(rows).shape)
-
-
-def test_v2_accepts_json_list_data(runtime_case: RuntimeCase, loaded: Model, rows: Array) -> None:
-    tensor = InferInput("input-0", list(rows.shape), "FP64", rows.reshape(-1).tolist())
-
-    response = loaded.predict(InferRequest("iris", [tensor]))
-
-    assert isinstance(response, InferResponse)
-    assert_same(response.outputs[0].as_numpy(), runtime_case.reference(rows))
-
-
-BAD_V1 = {
-    "three features": ({"instances": [[5.1, 3.5, 1.4]]}, r"4 features"),
-    "strings": ({"instances": [["a", "b", "c", "d"]]}, r"number"),
-    "empty": ({"instances": []}, r"empty"),
-    "no instances": ({"rows": [[5.1, 3.5, 1.4, 0.2]]}, r"instances"),
-    "ragged rows": ({"instances": [[5.1, 3.5, 1.4, 0.2], [5.1, 3.5]]}, r"length"),
-}
-
-
-@pytest.mark.parametrize(("payload", "message"), BAD_V1.values(), ids=BAD_V1.keys())
-def test_bad_v1_input_is_invalid_input(
-    loaded: Model, payload: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(errors.InvalidInput, match=message):
-        loaded.predict(payload)
-
-
-def test_bad_v2_input_is_invalid_input(loaded: Model) -> None:
-    three = InferInput("input-0", [1, 3], "FP64", [5.1, 3.5, 1.4])
-    words = InferInput("input-0", [1, 4], "BYTES", [b"a", b"b", b"c", b"d"])
-    empty = InferInput("input-0", [0, 4], "FP64", [])
-    four = InferInput("input-1", [1, 4], "FP64", [5.1, 3.5, 1.4, 0.2])
-
-    for inputs in ([three], [words], [empty], [four, four], []):
-        with pytest.raises(errors.InvalidInput):
-            loaded.predict(InferRequest("iris", inputs))
-
-
-def test_metadata_describes_what_predict_returns(loaded: Model, rows: Array) -> None:
-    [tensor_in] = loaded.get_input_types()
-    assert tensor_in["name"] == "input-0"
-    assert tensor_in["datatype"] in ("FP32", "FP64")
-    assert tensor_in["shape"] == [-1, 4]
-
-    response = loaded.predict(v2_request(rows))
-
-    assert isinstance(response, InferResponse)
-    tensor_out = loaded.get_output_types()[0]
-    assert tensor_out["name"] == response.outputs[0].name
-    assert tensor_out["datatype"] == response.outputs[0].datatype
-    assert tensor_out["shape"] == [-1, *response.outputs[0].shape[1:]]
+    described = {spec["name"]: spec for spec in loaded.get_output_types()}
+    for output in response.outputs:
+        spec = described[output.name]
+        assert spec["datatype"] == output.datatype
+        assert len(spec["shape"]) == len(output.shape)
+        assert all(want in (-1, got) for want, got in zip(spec["shape"], output.shape, strict=True))
 
 
 @pytest.mark.parametrize("by", ["files", "format"])
@@ -173,7 +168,7 @@ def test_an_empty_directory_is_a_load_error_naming_it(
     model_format = file_runtime_case.platform if by == "format" else None
 
     with pytest.raises(errors.ModelLoadError, match=f"{tmp_path}.*no files"):
-        selector.create_model("iris", tmp_path, model_format=model_format)
+        selector.create_model("m", tmp_path, model_format=model_format)
 
 
 @pytest.mark.parametrize("by", ["files", "format"])
@@ -188,7 +183,7 @@ def test_two_model_files_are_a_load_error_naming_both(
     model_format = file_runtime_case.platform if by == "format" else None
 
     with pytest.raises(errors.ModelLoadError, match="keep one model file") as caught:
-        selector.create_model("iris", tmp_path, model_format=model_format)
+        selector.create_model("m", tmp_path, model_format=model_format)
 
     assert first.name in str(caught.value) and second.name in str(caught.value)
 
@@ -198,70 +193,8 @@ def test_load_errors_come_from_load_when_files_change(
 ) -> None:
     assert file_runtime_case.model_file is not None
     shutil.copy(file_runtime_case.model_file, tmp_path / file_runtime_case.model_file.name)
-    model = selector.create_model("iris", tmp_path)
+    model = selector.create_model("m", tmp_path)
     (tmp_path / file_runtime_case.model_file.name).unlink()
 
     with pytest.raises(errors.ModelLoadError, match="no files"):
         model.load()
-
-
-def test_predict_proba_gives_probabilities_or_a_clear_refusal(
-    file_runtime_case: RuntimeCase, rows: Array
-) -> None:
-    model = selector.create_model("iris", file_runtime_case.model_dir)
-    model.load()
-    asks = [
-        {"instances": rows.tolist(), "parameters": {"predict_proba": True}},
-        InferRequest("iris", v2_request(rows).inputs, parameters={"predict_proba": "true"}),
-        InferRequest(
-            "iris", v2_request(rows).inputs, request_outputs=[RequestedOutput("predict_proba")]
-        ),
-    ]
-
-    for ask in asks:
-        if not file_runtime_case.supports_proba:
-            with pytest.raises(errors.InvalidInput, match="predict_proba"):
-                model.predict(ask)
-            continue
-        result = model.predict(ask)
-        proba = result["predictions"] if isinstance(result, dict) else result.outputs[0].as_numpy()
-        assert np.asarray(proba).shape == (len(ROWS), 3)
-        np.testing.assert_allclose(np.asarray(proba).sum(axis=1), 1.0)
-
-
-@pytest.fixture
-def sklearn_iris(runtime_case_store: dict[str, RuntimeCase]) -> Model:
-    model = selector.create_model("sklearn-iris", runtime_case_store["sklearn-joblib"].model_dir)
-    model.load()
-    return model
-
-
-def test_sklearn_labels_are_json_integers_as_in_kserve(sklearn_iris: Model) -> None:
-    result = sklearn_iris.predict({"instances": [[5.1, 3.5, 1.4, 0.2]]})
-
-    assert result == {"predictions": [0]}
-    assert type(result["predictions"][0]) is int
-
-
-def test_sklearn_answers_each_requested_output(sklearn_iris: Model, rows: Array) -> None:
-    request = v2_request(rows)
-    request.request_outputs = [RequestedOutput("predict_proba"), RequestedOutput("output-0")]
-
-    response = sklearn_iris.predict(request)
-
-    assert isinstance(response, InferResponse)
-    assert [output.name for output in response.outputs] == ["predict_proba", "output-0"]
-    proba, labels = (output.as_numpy() for output in response.outputs)
-    np.testing.assert_array_equal(proba.argmax(axis=1), labels)
-    assert [spec["name"] for spec in sklearn_iris.get_output_types()] == [
-        "output-0",
-        "predict_proba",
-    ]
-
-
-def test_an_unknown_requested_output_names_the_known_ones(sklearn_iris: Model, rows: Array) -> None:
-    request = v2_request(rows)
-    request.request_outputs = [RequestedOutput("predict")]
-
-    with pytest.raises(errors.InvalidInput, match="output-0 or predict_proba"):
-        sklearn_iris.predict(request)

@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 HEAVY = ("sklearn", "xgboost", "lightgbm", "boto3", "botocore", "torch", "onnxruntime",
-         "transformers", "scipy", "pandas")  # fmt: skip
+         "transformers", "tokenizers", "safetensors", "huggingface_hub", "scipy",
+         "pandas")  # fmt: skip
 SERVER_STACK = ("grpc", "uvicorn", "starlette", "prometheus_client")
 PRINT_MODULES = "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
 

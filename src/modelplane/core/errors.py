@@ -53,6 +53,10 @@ class ModelUnloaded(ModelNotFound):
         self.version = None
 
 
+class ContextLengthExceeded(InvalidInput):
+    """A prompt (with the tokens asked for) does not fit the model's context window."""
+
+
 class UnsupportedEncoding(InvalidInput):
     """The request body is compressed with an encoding the server does not read."""
 

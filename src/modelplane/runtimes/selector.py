@@ -8,6 +8,8 @@ framework is imported, with the directory, the files seen and the fix in the mes
 Without a format the files decide: `*.joblib`/`*.pkl`/`*.pickle` are scikit-learn, `*.ubj` and
 XGBoost `*.json` are XGBoost, `*.txt` starting with the line `tree` is LightGBM, and `*.bst`
 (used by both boosting libraries) is LightGBM when it starts with `tree` and XGBoost otherwise.
+`*.onnx` is ONNX; `*.pt` (TorchScript) and `*.pt2` (`torch.export`) are PyTorch.
+A transformers `config.json` (it names `architectures` or a `model_type`) is Hugging Face.
 """
 
 from __future__ import annotations
@@ -17,7 +19,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelplane.core import errors, model
-from modelplane.runtimes import custom, files, lightgbm, sklearn, xgboost
+from modelplane.runtimes import (
+    custom,
+    files,
+    huggingface,
+    lightgbm,
+    onnx,
+    pytorch,
+    sklearn,
+    xgboost,
+)
 
 
 class Runtime(Protocol):
@@ -39,11 +50,25 @@ class Runtime(Protocol):
 # One entry per runtime; a new runtime adds its class here.
 RUNTIMES: dict[str, Runtime] = {
     runtime.platform: runtime
-    for runtime in (sklearn.SKLearnModel, xgboost.XGBoostModel, lightgbm.LightGBMModel)
+    for runtime in (
+        sklearn.SKLearnModel,
+        xgboost.XGBoostModel,
+        lightgbm.LightGBMModel,
+        onnx.ONNXModel,
+        pytorch.PyTorchModel,
+        huggingface.HuggingFaceModel,
+    )
 }
 CUSTOM = "custom"
-#: Every value `model_format` accepts (case-insensitive).
+#: Every value `model_format` accepts (case-insensitive), besides the aliases.
 FORMATS: tuple[str, ...] = (*RUNTIMES, CUSTOM)
+#: Other names users give a format (the framework's, or the file's kind), and the format each means.
+ALIASES: dict[str, str] = {
+    "onnxruntime": "onnx",
+    "torch": "pytorch",
+    "torchscript": "pytorch",
+    "transformers": "huggingface",
+}
 
 
 def create_model(
@@ -113,8 +138,11 @@ def _normalise(model_format: str | None) -> str | None:
     if model_format is None or not model_format.strip():
         return None
     value = model_format.strip().lower()
+    value = ALIASES.get(value, value)
     if value not in FORMATS:
+        aliases = ", ".join(f"{alias} ({fmt})" for alias, fmt in ALIASES.items())
         raise errors.ModelLoadError(
-            f"unknown model format '{model_format}'; known formats: {', '.join(FORMATS)}"
+            f"unknown model format '{model_format}'; known formats: {', '.join(FORMATS)} "
+            f"(also: {aliases})"
         )
     return value

@@ -38,25 +38,20 @@ class HotPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            if method == "POST":
-                if path.startswith(_V2) and path.endswith("/infer"):
-                    parts = path[len(_V2) : -len("/infer")].split("/")
-                    if len(parts) == 1 and parts[0]:
-                        return await self._guarded(self._infer, scope, receive, send, *parts, None)
-                    if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2]:
-                        name, _, version = parts
-                        return await self._guarded(self._infer, scope, receive, send, name, version)
-                elif path.startswith(_V1) and path.endswith(":predict"):
-                    name = path[len(_V1) : -len(":predict")]
-                    if name and "/" not in name:
-                        return await self._guarded(self._predict, scope, receive, send, name)
-            elif method == "GET":
-                if path == "/v2/health/live":
+            route = _match(scope["path"])
+            if route is not None:
+                kind, args = route
+                method = scope["method"]
+                if method != ("GET" if kind in ("live", "ready") else "POST"):
+                    message = f"{method} is not allowed on {scope['path']}"
+                    return await _send(send, 405, wire_errors.error_body(message))
+                if kind == "live":
                     return await _send(send, 200, _LIVE)
-                if path == "/v2/health/ready":
+                if kind == "ready":
                     ready = await self.dataplane.ready()
                     return await _send(send, 200 if ready else 503, _READY[ready])
+                handler = self._infer if kind == "infer" else self._predict
+                return await self._guarded(handler, scope, receive, send, *args)
         await self.fallback(scope, receive, send)
 
     async def _guarded(
@@ -101,6 +96,25 @@ class HotPath:
             await _send(send, 200, encoded, _BINARY, extra)
 
 
+def _match(path: str) -> tuple[str, tuple[str, ...]] | None:
+    """Which hot route a path is, with its arguments; None for every other path."""
+    if path.startswith(_V2) and path.endswith("/infer"):
+        parts = path[len(_V2) : -len("/infer")].split("/")
+        if len(parts) == 1 and parts[0]:
+            return "infer", (parts[0], None)  # type: ignore[return-value]
+        if len(parts) == 3 and parts[0] and parts[1] == "versions" and parts[2]:
+            return "infer", (parts[0], parts[2])
+    elif path.startswith(_V1) and path.endswith(":predict"):
+        name = path[len(_V1) : -len(":predict")]
+        if name and "/" not in name:
+            return "predict", (name,)
+    elif path == "/v2/health/live":
+        return "live", ()
+    elif path == "/v2/health/ready":
+        return "ready", ()
+    return None
+
+
 async def _send(
     send: Send, status: int, body: bytes, content_type: tuple[bytes, bytes] = _JSON, *extra: Any
 ) -> None:
@@ -109,10 +123,15 @@ async def _send(
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_error(send: Send, exc: BaseException) -> None:
+def wire_error(exc: BaseException) -> tuple[int, bytes]:
+    """The HTTP status and `{"error": ...}` body for an exception; server faults are logged."""
     status = wire_errors.status_of(exc)
     if status.http >= 500 and not isinstance(exc, errors.ModelplaneError):
         log.error("unexpected error", exc_info=exc)
     elif status.http >= 500:
         log.warning("%s", exc)
-    await _send(send, status.http, wire_errors.error_body(wire_errors.message_of(exc)))
+    return status.http, wire_errors.error_body(wire_errors.message_of(exc))
+
+
+async def send_error(send: Send, exc: BaseException) -> None:
+    await _send(send, *wire_error(exc))

@@ -23,7 +23,7 @@ import uvicorn
 from modelplane.core import errors
 from modelplane.core.model import Model
 from modelplane.observability.metrics import ServerMetrics
-from modelplane.server import grpc_service, hot_path, rest, rest_observe, workers
+from modelplane.server import grpc_service, rest, rest_observe, workers
 from modelplane.server.dataplane import DataPlane
 from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
 from modelplane.server.settings import ServerSettings
@@ -135,11 +135,7 @@ class ModelplaneServer:
         `exit_on_load_failure` is set (the CLI's behaviour, as KServe's server exits)."""
         settings = self.settings
         app = rest_observe.ObserveRequests(
-            hot_path.HotPath(
-                rest.create_app(self.dataplane, self.metrics, settings.max_request_size),
-                self.dataplane,
-                settings.max_request_size,
-            ),
+            rest.create_app(self.dataplane, self.metrics, settings.max_request_size),
             self.metrics,
             self.repository,
         )

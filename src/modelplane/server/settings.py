@@ -27,12 +27,13 @@ class ServerSettings(BaseModel):
     )
     storage_uri: str | None = Field(
         None,
-        description="Where the model lives: a path, file://, pvc://, http(s):// or s3:// URI.",
+        description="Where the model lives: a path, file://, pvc://, http(s)://, s3:// or hf:// "
+        "URI.",
     )
     model_format: str | None = Field(
         None,
-        description="Runtime to load with: sklearn, xgboost, lightgbm or custom. "
-        "Default: chosen from the files in the model directory.",
+        description="Runtime to load with: sklearn, xgboost, lightgbm, onnx, pytorch, huggingface "
+        "or custom. Default: chosen from the files in the model directory.",
     )
     model_class: str | None = Field(
         None, description="A custom model class, as 'package.module:ClassName'."

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelplane.core import errors
-from modelplane.storage import http, local, progress, s3, uri
+from modelplane.storage import hf, http, local, progress, s3, uri
 
 
 class Provider(Protocol):
@@ -62,7 +62,13 @@ class Registry:
 
 
 def create_registry(*, pvc_root: Path) -> Registry:
-    """The default providers: local paths and file://, pvc://, http(s):// and s3://."""
+    """The default providers: local paths and file://, pvc://, http(s)://, s3:// and hf://."""
     return Registry(
-        [local.LocalProvider(), local.PvcProvider(pvc_root), http.HttpProvider(), s3.S3Provider()]
+        [
+            local.LocalProvider(),
+            local.PvcProvider(pvc_root),
+            http.HttpProvider(),
+            s3.S3Provider(),
+            hf.HuggingFaceProvider(),
+        ]
     )

@@ -566,6 +566,7 @@ EXPECTED_TABLE = {
     errors.UnsupportedDatatype: (400, "INVALID_ARGUMENT"),
     errors.UnsupportedEncoding: (415, "INVALID_ARGUMENT"),
     errors.InvalidInput: (400, "INVALID_ARGUMENT"),
+    errors.ContextLengthExceeded: (400, "INVALID_ARGUMENT"),
     errors.ModelNotFound: (404, "NOT_FOUND"),
     errors.ModelUnloaded: (404, "NOT_FOUND"),
     errors.ModelNotReady: (503, "UNAVAILABLE"),

@@ -13,6 +13,8 @@ import pytest
 from modelplane.core import errors
 from modelplane.runtimes import selector
 from modelplane.runtimes.lightgbm import LightGBMModel
+from modelplane.runtimes.onnx import ONNXModel
+from modelplane.runtimes.pytorch import PyTorchModel
 from modelplane.runtimes.sklearn import SKLearnModel
 from modelplane.runtimes.xgboost import XGBoostModel
 
@@ -39,6 +41,10 @@ def write(directory: Path, name: str, content: bytes = b"") -> Path:
         ("model.txt", LIGHTGBM_TEXT, LightGBMModel),
         ("model.bst", LIGHTGBM_TEXT, LightGBMModel),
         ("MODEL.JOBLIB", b"", SKLearnModel),
+        ("model.onnx", b"", ONNXModel),
+        ("Model.ONNX", b"", ONNXModel),
+        ("model.pt", b"", PyTorchModel),
+        ("model.pt2", b"", PyTorchModel),
     ],
 )
 def test_the_files_choose_the_runtime(
@@ -80,8 +86,38 @@ def test_the_format_chooses_the_runtime(tmp_path: Path, model_format: str, runti
 
 
 def test_an_unknown_format_lists_the_known_ones(tmp_path: Path) -> None:
-    with pytest.raises(errors.ModelLoadError, match="known formats: sklearn, xgboost, lightgbm"):
-        selector.create_model("m", tmp_path, model_format="onnx")
+    with pytest.raises(
+        errors.ModelLoadError, match="known formats: sklearn, xgboost, lightgbm, onnx, pytorch"
+    ) as caught:
+        selector.create_model("m", tmp_path, model_format="tensorflow")
+
+    assert "onnxruntime (onnx), torch (pytorch), torchscript (pytorch)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("model_format", "runtime"),
+    [("onnxruntime", ONNXModel), ("torch", PyTorchModel), (" TorchScript ", PyTorchModel)],
+)
+def test_aliases_name_a_runtime(tmp_path: Path, model_format: str, runtime: type) -> None:
+    write(tmp_path, "model.onnx")
+    write(tmp_path, "model.pt")
+
+    assert type(selector.create_model("m", tmp_path, model_format=model_format)) is runtime
+
+
+def test_a_pytorch_sidecar_is_not_taken_for_a_model(tmp_path: Path) -> None:
+    write(tmp_path, "model.pt")
+    write(tmp_path, "model.json", b'{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1]}]}')
+
+    assert type(selector.create_model("m", tmp_path)) is PyTorchModel
+
+
+def test_torchscript_and_an_exported_program_ask_to_keep_one(tmp_path: Path) -> None:
+    write(tmp_path, "model.pt")
+    write(tmp_path, "model.pt2")
+
+    with pytest.raises(errors.ModelLoadError, match=r"2 pytorch model files .*model.pt, model.pt2"):
+        selector.create_model("m", tmp_path)
 
 
 def test_the_format_custom_needs_a_class(tmp_path: Path) -> None:

@@ -91,4 +91,4 @@ def test_the_registry_refuses_two_providers_for_one_scheme(tmp_path: Path) -> No
     with pytest.raises(ValueError, match="claim the scheme"):
         registry.Registry([local.LocalProvider(), local.LocalProvider()])
     built = registry.create_registry(pvc_root=tmp_path)
-    assert built.schemes == ("", "file", "http", "https", "pvc", "s3")
+    assert built.schemes == ("", "file", "hf", "http", "https", "pvc", "s3")

@@ -1,0 +1,148 @@
+"""The generative side of the Hugging Face runtime, through the model's own verbs (no server).
+
+A causal LM is chosen from its config, answers completions and chat completions as async
+streams of deltas ending with the finish reason and usage, checks the context before it starts
+generating, uses the tokenizer's chat template when there is one, refuses V1/V2, and stops its
+generations when the model is stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modelplane.core import completions, errors
+from modelplane.runtimes import hf_generative, selector
+from tests.support import hf_models
+
+TEMPLATE = (
+    "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}</{{ m['role'] }}>{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>{% endif %}"
+)
+GREEDY = completions.Sampling(max_tokens=8, temperature=0)
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return hf_models.gpt2(tmp_path_factory.mktemp("gpt2"))
+
+
+@pytest.fixture(scope="module")
+def generator(gpt2_dir: Path) -> Iterator[hf_generative.GenerativeModel]:
+    model = selector.create_model("g", gpt2_dir)
+    assert isinstance(model, hf_generative.GenerativeModel)
+    model.load()
+    yield model
+    model.stop()
+
+
+def completion(
+    prompt: str, sampling: completions.Sampling = GREEDY
+) -> completions.CompletionRequest:
+    return completions.CompletionRequest("g", prompt, sampling)
+
+
+async def test_a_completion_streams_deltas_ending_with_usage(
+    generator: hf_generative.GenerativeModel, gpt2_dir: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    prompt_tokens = len(AutoTokenizer.from_pretrained(str(gpt2_dir))("the fox")["input_ids"])
+
+    deltas = [delta async for delta in generator.create_completion(completion("the fox"))]
+
+    *body, last = deltas
+    assert all(delta.finish_reason is None and delta.usage is None for delta in body)
+    assert last.finish_reason == "length"
+    assert last.usage == completions.Usage(prompt_tokens=prompt_tokens, completion_tokens=8)
+    assert "".join(delta.text for delta in deltas)
+
+
+async def test_greedy_answers_repeat(generator: hf_generative.GenerativeModel) -> None:
+    first = await completions.collect(generator.create_completion(completion("paris is")))
+    second = await completions.collect(generator.create_completion(completion("paris is")))
+
+    assert first == second
+
+
+async def test_the_completion_default_is_sixteen_tokens(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    request = completion("the fox", completions.Sampling(temperature=0))
+
+    _, _, usage = await completions.collect(generator.create_completion(request))
+
+    assert usage.completion_tokens == hf_generative.COMPLETION_MAX_TOKENS
+
+
+async def test_chat_without_a_template_uses_the_fallback(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    messages = (completions.ChatMessage("user", "hi"),)
+    fallback = await completions.collect(
+        generator.create_chat_completion(completions.ChatRequest("g", messages, GREEDY))
+    )
+    plain = await completions.collect(
+        generator.create_completion(completion(hf_generative.fallback_chat_prompt(messages)))
+    )
+
+    assert fallback == plain
+
+
+async def test_chat_uses_the_tokenizers_template(tmp_path: Path) -> None:
+    model = selector.create_model("g", hf_models.gpt2(tmp_path, chat_template=TEMPLATE))
+    model.load()
+    assert isinstance(model, hf_generative.GenerativeModel)
+    messages = (completions.ChatMessage("user", "hi"),)
+
+    chat = await completions.collect(
+        model.create_chat_completion(completions.ChatRequest("g", messages, GREEDY))
+    )
+    plain = await completions.collect(
+        model.create_completion(completion("<user>hi</user><assistant>"))
+    )
+
+    assert chat == plain
+
+
+async def test_a_prompt_over_the_context_fails_before_generating(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    before = generator.generated_tokens
+
+    with pytest.raises(errors.ContextLengthExceeded, match="shorten the prompt"):
+        generator.create_completion(completion("fox " * hf_models.GPT2_CONTEXT))
+    with pytest.raises(errors.ContextLengthExceeded, match="ask for at most"):
+        generator.create_completion(
+            completion("the fox", completions.Sampling(max_tokens=hf_models.GPT2_CONTEXT))
+        )
+
+    assert generator.generated_tokens == before
+    assert generator.wait_idle(0)
+
+
+def test_an_empty_prompt_is_invalid_input(generator: hf_generative.GenerativeModel) -> None:
+    with pytest.raises(errors.InvalidInput, match="prompt is empty"):
+        generator.create_completion(completion(""))
+
+
+def test_v1_and_v2_point_at_the_openai_routes(generator: hf_generative.GenerativeModel) -> None:
+    with pytest.raises(errors.InvalidInput, match="/openai/v1/chat/completions"):
+        generator.predict({"instances": ["x"]})
+
+
+async def test_stop_cancels_running_generations(gpt2_dir: Path) -> None:
+    model = selector.create_model("g", gpt2_dir)
+    model.load()
+    assert isinstance(model, hf_generative.GenerativeModel)
+    long = completion("the fox", completions.Sampling(max_tokens=1000, temperature=0))
+    stream = model.create_completion(long)
+    await anext(stream)
+
+    model.stop()
+
+    assert model.wait_idle(0)
+    assert model.cancelled_generations == 1
+    assert model.generated_tokens < 500
