@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from modelplane.core import errors
 
@@ -71,3 +72,25 @@ def find_one(
             "keep one model file in the directory"
         )
     return matches[0]
+
+
+class SingleFile:
+    """For runtimes whose model is one file in the model directory, known by its suffix.
+
+    A runtime lists its `model_extensions`; one that shares a suffix with another runtime
+    overrides `recognises` to look inside the file.
+    """
+
+    platform: str
+    #: File suffixes this runtime reads, for messages and the default `recognises`.
+    model_extensions: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def recognises(cls, path: Path) -> bool:
+        """Whether `path` looks like a model file of this runtime."""
+        return path.suffix.lower() in cls.model_extensions
+
+    @classmethod
+    def find_model_file(cls, model_dir: Path | None) -> Path:
+        """The one model file of this runtime in `model_dir`; `ModelLoadError` otherwise."""
+        return find_one(model_dir, cls.platform, cls.recognises, cls.model_extensions)

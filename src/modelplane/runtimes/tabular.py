@@ -23,11 +23,9 @@ PROBA = "predict_proba"
 OUTPUT = "output-0"
 
 
-class TabularModel(model.Model, abc.ABC):
+class TabularModel(files.SingleFile, model.Model, abc.ABC):
     """A model read from one file in `model_dir`, scoring a 2-D array of features."""
 
-    #: File suffixes this runtime reads, for messages and the default `recognises`.
-    model_extensions: ClassVar[tuple[str, ...]] = ()
     #: The datatype V2 metadata advertises for the input (any numeric tensor is accepted).
     input_datatype: ClassVar[str] = "FP64"
 
@@ -38,16 +36,6 @@ class TabularModel(model.Model, abc.ABC):
         self.n_features: int | None = None
         self._model: Any = None
         self._outputs: list[dict[str, Any]] = []
-
-    @classmethod
-    def recognises(cls, path: Path) -> bool:
-        """Whether `path` looks like a model file of this runtime."""
-        return path.suffix.lower() in cls.model_extensions
-
-    @classmethod
-    def find_model_file(cls, model_dir: Path | None) -> Path:
-        """The one model file of this runtime in `model_dir`; `ModelLoadError` otherwise."""
-        return files.find_one(model_dir, cls.platform, cls.recognises, cls.model_extensions)
 
     def load(self) -> bool:
         path = self.find_model_file(self.model_dir)

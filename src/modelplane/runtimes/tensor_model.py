@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from modelplane.core import errors, model
 from modelplane.core.inference import InferRequest, InferResponse
@@ -21,11 +21,8 @@ from modelplane.runtimes.tensors import Array, TensorSpec
 Signature = tuple[list[TensorSpec], list[TensorSpec]]
 
 
-class TensorModel(model.Model, abc.ABC):
+class TensorModel(files.SingleFile, model.Model, abc.ABC):
     """A model read from one file in `model_dir`, taking and giving named tensors."""
-
-    #: File suffixes this runtime reads, for messages and `recognises`.
-    model_extensions: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -44,14 +41,6 @@ class TensorModel(model.Model, abc.ABC):
         #: The inputs and outputs the model declares; empty when it does not say.
         self.inputs: list[TensorSpec] = []
         self.outputs: list[TensorSpec] = []
-
-    @classmethod
-    def recognises(cls, path: Path) -> bool:
-        return path.suffix.lower() in cls.model_extensions
-
-    @classmethod
-    def find_model_file(cls, model_dir: Path | None) -> Path:
-        return files.find_one(model_dir, cls.platform, cls.recognises, cls.model_extensions)
 
     def load(self) -> bool:
         path = self.find_model_file(self.model_dir)
