@@ -29,12 +29,15 @@ Headers = Mapping[str, str]
 # (hook name, is async); names, not bound methods, so the cache holds no model alive.
 Stage = tuple[str, bool]
 
-# A synchronous hook group that typically returns within INLINE_BELOW seconds runs inline on the
-# event loop: the trip to a thread and back costs more than such a call. Measured, not assumed:
-# a group starts in the thread pool, moves inline once PROBE_CALLS calls averaged (EWMA) under
-# INLINE_BELOW, and goes back to the pool as soon as the average passes BACK_ABOVE, which one
-# slow call (a model that sleeps, a huge batch) does at once. The gap between the two bounds
-# keeps a scheduling hiccup from flapping it. See bench/NOTES.md for the measurement.
+# A synchronous hook group whose calls take under INLINE_BELOW seconds of CPU runs inline on the
+# event loop: the trip to a thread and back, and the GIL hand-offs between the pool and the
+# loop under load, cost more than such a call. Measured, not assumed: a group starts in the
+# thread pool, where each call's *CPU* time is taken (its wall time there includes waiting
+# for the GIL, which says nothing about the model), and moves inline once PROBE_CALLS calls
+# averaged (EWMA) under INLINE_BELOW. Inline, wall time is exact; once the average passes
+# BACK_ABOVE (one sleep, one slow I/O call, one huge batch does it at once) the group goes back
+# to the pool, and each return doubles the probation before it may move inline again, so a
+# model that sleeps or waits on I/O ends up in the pool. See bench/NOTES.md.
 INLINE_BELOW = 0.001
 BACK_ABOVE = 0.002
 PROBE_CALLS = 32
@@ -44,14 +47,16 @@ _WEIGHT = 0.1
 class _SyncTiming:
     """How long a model's synchronous hook group takes, and so where it should run."""
 
-    __slots__ = ("average", "calls", "inline")
+    __slots__ = ("average", "calls", "inline", "probation")
 
     def __init__(self) -> None:
         self.calls = 0
         self.average = 0.0
         self.inline = False
+        self.probation = PROBE_CALLS
 
     def record(self, seconds: float) -> None:
+        """Record a call: CPU seconds in the pool, wall seconds inline."""
         self.calls += 1
         if self.calls == 1:
             self.average = seconds
@@ -60,7 +65,8 @@ class _SyncTiming:
         if self.inline:
             if self.average > BACK_ABOVE:
                 self.inline, self.calls = False, 0
-        elif self.calls >= PROBE_CALLS and self.average < INLINE_BELOW:
+                self.probation *= 2
+        elif self.calls >= self.probation and self.average < INLINE_BELOW:
             self.inline = True
 
 
@@ -195,13 +201,14 @@ class DataPlane:
             if timing is None:
                 timing = self._timings[model][(verb, index)] = _SyncTiming()
             if timing.inline:
-                payload, seconds = self._run_sync_group(model, group, payload, headers)
+                payload, seconds, _ = self._run_sync_group(model, group, payload, headers)
+                timing.record(seconds)
             else:
                 loop = asyncio.get_running_loop()
-                payload, seconds = await loop.run_in_executor(
+                payload, _, cpu = await loop.run_in_executor(
                     self._executor, self._run_sync_group, model, group, payload, headers
                 )
-            timing.record(seconds)
+                timing.record(cpu)
         return payload
 
     def _pipeline(self, model: Model, verb: str) -> list[list[Stage]]:
@@ -241,9 +248,10 @@ class DataPlane:
 
     def _run_sync_group(
         self, model: Model, group: list[Stage], payload: Any, headers: Headers | None
-    ) -> tuple[Any, float]:
-        """Run consecutive sync hooks; returns the result and the time the hooks took."""
+    ) -> tuple[Any, float, float]:
+        """Run consecutive sync hooks; returns the result, their wall time and their CPU time."""
         total = 0.0
+        cpu_start = time.thread_time()
         for stage, _ in group:
             start = time.perf_counter()
             try:
@@ -256,7 +264,7 @@ class DataPlane:
                 took = time.perf_counter() - start
                 total += took
                 self.metrics.stage(model.name, stage).observe(took)
-        return payload, total
+        return payload, total, time.thread_time() - cpu_start
 
 
 def _model_fault(model: Model, stage: str, exc: Exception) -> errors.InferenceError:

@@ -172,6 +172,18 @@ async def test_a_fast_sync_model_moves_inline_and_a_slow_call_moves_it_back(
 
     model.__class__ = Slow
     await dp.predict("r", {"instances": [1]}, None)  # inline once, found slow ...
+    model.__class__ = Recording
     model.threads.clear()
+    for _ in range(dataplane_module.PROBE_CALLS * 2):
+        await dp.predict("r", {"instances": [1]}, None)
+    assert loop_thread not in model.threads  # ... so back to the pool, on a longer probation
+    model.threads.clear()
+    model.__class__ = Slow
     await dp.predict("r", {"instances": [1]}, None)
-    assert loop_thread not in model.threads  # ... so back to the pool
+    # A sleeping model costs no CPU, so after the probation it is tried inline again, once:
+    assert model.threads == [loop_thread] * 3
+    model.__class__ = Recording
+    model.threads.clear()
+    for _ in range(dataplane_module.PROBE_CALLS * 4):
+        await dp.predict("r", {"instances": [1]}, None)
+    assert loop_thread not in model.threads  # and the probation doubled again
