@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import signal
@@ -178,6 +179,7 @@ class ModelplaneServer:
         self.started.set()
         try:
             await self.repository.load_all()
+            _freeze_startup_objects()
             self.ready.set()
         except errors.ModelplaneError:
             if exit_on_load_failure:
@@ -198,6 +200,14 @@ class ModelplaneServer:
         await self.repository.unload_all()
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
+
+
+def _freeze_startup_objects() -> None:
+    # Everything imported and loaded so far (frameworks, the model) lives as long as the
+    # process. Moving it out of the collector's reach keeps full collections from walking it
+    # under load: the bench saw 45-146 ms pauses, and 600 ms p99 latencies with them.
+    gc.collect()
+    gc.freeze()
 
 
 def run(
