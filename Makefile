@@ -51,3 +51,13 @@ proto: install-test
 
 clean:
 	rm -rf $(VENV) $(EXAMPLE) .pytest_cache .mypy_cache .ruff_cache
+
+## bench: modelplane side by side with KServe and MLServer (bench/NOTES.md); BENCH_ARGS=--quick
+.PHONY: bench
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+bench: $(VENV)/.installed-run
+	@if ! command -v wrk >/dev/null || ! command -v h2load >/dev/null; then \
+		echo "installing the load generators: wrk, nghttp2-client (h2load)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk nghttp2-client; \
+	fi
+	$(BIN)/python bench/run.py $(BENCH_ARGS)

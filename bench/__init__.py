@@ -1,0 +1,1 @@
+"""modelplane's side-by-side benchmark against KServe and MLServer (see bench/NOTES.md)."""

@@ -1,0 +1,410 @@
+"""The table: each scenario with modelplane's req/s and p99, each peer's, and modelplane's
+figures as ratios to each peer's (all measured in the same run); then the issue's targets,
+met or missed, by how much.
+
+    python -m bench.report [bench/results/latest.json]
+
+A figure whose rounds saw errors (non-2xx answers, socket errors, timeouts, failed gRPC calls)
+is marked `!` and listed under the table, never silently reported; one whose load generator
+used over 90% of its core is marked `^` (the generator, not the server, may be the limit); one
+whose rounds were mostly noisy (other processes took over 10% of the server's core, or filled
+the generator's core) is marked `~`.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import load, tokens
+from bench.scenarios import SCENARIOS
+
+LOADGEN_BUSY = 0.9
+PEER_NAMES = {"kserve": "KServe", "mlserver": "MLServer"}
+
+
+def _run(results: dict[str, Any], key: str, peer: str) -> dict[str, Any] | None:
+    for name, run in results["runs"].items():
+        sc_key, launch = name.split("@")
+        if sc_key == key and launch.split("/")[0] == peer:
+            median: dict[str, Any] = dict(run["median"])
+            median["noisy_rounds"] = sum(load.noisy(r) for r in run["rounds"])
+            median["rounds"] = len(run["rounds"])
+            return median
+    return None
+
+
+def _split(name: str) -> tuple[str, str]:
+    key, launch = name.split("@")
+    return key, launch.split("/")[0]
+
+
+def _marks(run: dict[str, Any]) -> str:
+    marks = ""
+    if run["errors"]:
+        marks += "!"
+    if run["gen_cpu"] > LOADGEN_BUSY:
+        marks += "^"
+    if run["noisy_rounds"] * 2 > run["rounds"]:  # the median itself is a noisy round
+        marks += "~"
+    return marks
+
+
+def _rps(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "-"
+    return f"{run['rps']:,.0f}{_marks(run)}"
+
+
+def _ms(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "-"
+    value = run["p99_ms"]
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _get(run: dict[str, Any] | None, name: str) -> float | None:
+    return None if run is None else float(run[name])
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if not a or not b:
+        return "-"
+    return f"{a / b:.2f}x"
+
+
+def ratio(
+    results: dict[str, Any], key: str, peer: str, field: str, base: str | None = None
+) -> float | None:
+    """modelplane's `field` in scenario `key` over `peer`'s in scenario `base` (default: key)."""
+    mine = _run(results, key, "modelplane")
+    theirs = _run(results, base or key, peer)
+    if mine is None or theirs is None or not theirs[field]:
+        return None
+    return float(mine[field]) / float(theirs[field])
+
+
+def _starts(results: dict[str, Any], peer: str) -> dict[str, Any]:
+    starts: dict[str, Any] = results.get("starts", {}).get(peer, {})
+    return starts
+
+
+def cold_start(results: dict[str, Any], peer: str) -> float | None:
+    times = _starts(results, peer).get("cold_start_s")
+    return statistics.median(times) if times else None
+
+
+def memory(results: dict[str, Any], peer: str) -> float | None:
+    value = _starts(results, peer).get("hwm_sum_mib")
+    return float(value) if value else None
+
+
+def table(results: dict[str, Any]) -> Table:
+    peers = ["kserve", "mlserver"]
+    t = Table(title="modelplane vs KServe 0.21 vs MLServer 1.7.1 (server on 1 core; medians)")
+    t.add_column("scenario")
+    t.add_column("conc", justify="right")
+    t.add_column("modelplane\nreq/s", justify="right", style="bold")
+    t.add_column("p99\nms", justify="right")
+    for peer in peers:
+        t.add_column(f"{PEER_NAMES[peer]}\nreq/s", justify="right")
+        t.add_column("p99\nms", justify="right")
+        t.add_column("req/s\nratio", justify="right", style="cyan")
+        t.add_column("p99\nratio", justify="right", style="cyan")
+    for sc in SCENARIOS:
+        if sc.key.startswith("ceiling"):
+            continue
+        mine = _run(results, sc.key, "modelplane")
+        base = sc.compare_as or sc.key
+        theirs = {peer: _run(results, base, peer) for peer in peers}
+        if mine is None and (sc.compare_as or not any(theirs.values())):
+            continue
+        cells = [sc.title, str(sc.concurrency), _rps(mine), _ms(mine)]
+        for peer in peers:
+            other = theirs[peer]
+            cells += [
+                _rps(other),
+                _ms(other),
+                _ratio(_get(mine, "rps"), _get(other, "rps")),
+                _ratio(_get(mine, "p99_ms"), _get(other, "p99_ms")),
+            ]
+        t.add_row(*cells)
+    # The issue's large-tensor target compares binary on modelplane with JSON on KServe.
+    mine = _run(results, "tensor-bin-c8", "modelplane")
+    json_ks = _run(results, "tensor-json-c8", "kserve")
+    if mine and json_ks:
+        t.add_row(
+            "tensor: modelplane binary vs KServe JSON",
+            "8",
+            _rps(mine),
+            _ms(mine),
+            _rps(json_ks),
+            _ms(json_ks),
+            _ratio(mine["rps"], json_ks["rps"]),
+            _ratio(mine["p99_ms"], json_ks["p99_ms"]),
+            *["-"] * 4,
+        )
+    t.add_section()
+    for label, fn, unit in (
+        ("cold start to first answer", cold_start, "s"),
+        ("peak RSS of the server", memory, "MiB"),
+    ):
+        mine_v = fn(results, "modelplane")
+        if mine_v is None and all(fn(results, peer) is None for peer in peers):
+            continue
+        cells = [label, "", _fmt(mine_v, unit), ""]
+        for peer in peers:
+            theirs_v = fn(results, peer)
+            cells += [_fmt(theirs_v, unit), "", _ratio(mine_v, theirs_v), ""]
+        t.add_row(*cells)
+    t.add_section()
+    mp_v2 = _run(results, "v2-2r-c64", "modelplane")
+    for key, label in (
+        ("ceiling-echo", "ceiling: bare ASGI, fixed answer"),
+        ("ceiling-predict", "ceiling: bare ASGI + predict"),
+    ):
+        bare = _run(results, key, "bare")
+        if bare is None:
+            continue
+        t.add_row(
+            label,
+            "64",
+            _share(mp_v2, bare),
+            "",
+            _rps(bare),
+            _ms(bare),
+            *["-"] * 6,
+        )
+    return t
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f} {unit}" if unit == "s" else f"{value:.0f} {unit}"
+
+
+def _share(mine: dict[str, Any] | None, ceiling: dict[str, Any]) -> str:
+    if mine is None or not ceiling["rps"]:
+        return "-"
+    return f"{mine['rps'] / ceiling['rps']:.0%}"
+
+
+def generation_table(results: dict[str, Any]) -> Table | None:
+    """modelplane's token throughput (bench/tokens.py); no peer."""
+    runs = results.get("generation") or {}
+    if not runs:
+        return None
+    t = Table(
+        title=f"{tokens.TITLE}: streaming /openai/v1/completions, max_tokens "
+        f"{tokens.MAX_TOKENS}, modelplane only"
+    )
+    t.add_column("streams", justify="right")
+    t.add_column("tokens/s", justify="right", style="bold")
+    t.add_column("TTFT p50\nms", justify="right")
+    t.add_column("ITL p50\nms", justify="right")
+    t.add_column("TTFT p99\nms", justify="right")
+    t.add_column("ITL p99\nms", justify="right")
+    t.add_column("requests", justify="right")
+    t.add_column("server\ncpu", justify="right")
+    for key, conc in tokens.KEYS.items():
+        run = runs.get(key)
+        if run is None:
+            continue
+        m = run["median"]
+        mark = "!" if m["errors"] else ""
+        t.add_row(
+            str(conc),
+            f"{m['tokens_per_s']:,.0f}{mark}",
+            f"{m['ttft_p50_ms']:.1f}",
+            f"{m['itl_p50_ms']:.2f}",
+            f"{m['ttft_p99_ms']:.1f}",
+            f"{m['itl_p99_ms']:.2f}",
+            f"{m['requests']:,}",
+            f"{m['srv_cpu']:.0%}",
+        )
+    return t
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
+    """(target, goal, measured, met) for each target of the issue; met is None when a figure
+    is missing."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    def add(name: str, goal: str, value: float | None, ok: Any, fmt: str = "{:.2f}x") -> None:
+        if value is None:
+            rows.append((name, goal, "not measured", None))
+        else:
+            rows.append((name, goal, fmt.format(value), bool(ok(value))))
+
+    add(
+        "V1 2 rows c64 req/s vs KServe",
+        ">= 3x",
+        ratio(results, "v1-2r-c64", "kserve", "rps"),
+        lambda v: v >= 3,
+    )
+    add(
+        "V1 2 rows c64 p99 vs KServe",
+        "<= 0.3x",
+        ratio(results, "v1-2r-c64", "kserve", "p99_ms"),
+        lambda v: v <= 0.3,
+    )
+    add(
+        "V2 2 rows c64 req/s vs MLServer",
+        ">= 7x",
+        ratio(results, "v2-2r-c64", "mlserver", "rps"),
+        lambda v: v >= 7,
+    )
+    add(
+        "V2 2 rows c64 req/s vs KServe",
+        ">= 4x",
+        ratio(results, "v2-2r-c64", "kserve", "rps"),
+        lambda v: v >= 4,
+    )
+    for proto in ("v1", "v2"):
+        key = f"{proto}-2r-c64"
+        add(
+            f"batching {proto.upper()} c64 req/s vs KServe",
+            ">= 20x",
+            ratio(results, f"{key}-batch", "kserve", "rps", base=key),
+            lambda v: v >= 20,
+        )
+        run = _run(results, f"{key}-batch", "modelplane")
+        add(
+            f"batching {proto.upper()} c64 p99",
+            "< 5 ms",
+            run["p99_ms"] if run else None,
+            lambda v: v < 5,
+            "{:.2f} ms",
+        )
+    add(
+        "gRPC ModelInfer req/s vs KServe",
+        ">= 2x",
+        ratio(results, "grpc-2r-c8x8", "kserve", "rps"),
+        lambda v: v >= 2,
+    )
+    mine = _run(results, "tensor-bin-c8", "modelplane")
+    json_ks = _run(results, "tensor-json-c8", "kserve")
+    add(
+        "tensor binary vs KServe JSON req/s",
+        ">= 20x",
+        mine["rps"] / json_ks["rps"] if mine and json_ks and json_ks["rps"] else None,
+        lambda v: v >= 20,
+    )
+    mp_cs, ks_cs = cold_start(results, "modelplane"), cold_start(results, "kserve")
+    add(
+        "cold start vs KServe",
+        "<= 0.5x",
+        mp_cs / ks_cs if mp_cs and ks_cs else None,
+        lambda v: v <= 0.5,
+    )
+    mp_mem, ks_mem = memory(results, "modelplane"), memory(results, "kserve")
+    add(
+        "peak memory vs KServe",
+        "<= 0.75x",
+        mp_mem / ks_mem if mp_mem and ks_mem else None,
+        lambda v: v <= 0.75,
+    )
+    bare = _run(results, "ceiling-echo", "bare")
+    mp_v2 = _run(results, "v2-2r-c64", "modelplane")
+    value = mp_v2["rps"] / bare["rps"] if mp_v2 and bare and bare["rps"] else None
+    rows.append(
+        (
+            "V2 2 rows c64 as a share of bare ASGI",
+            "(report)",
+            f"{value:.1%}" if value is not None else "not measured",
+            None if value is None else True,
+        )
+    )
+    return rows
+
+
+def targets_table(results: dict[str, Any]) -> Table:
+    t = Table(title="the issue's targets")
+    t.add_column("target")
+    t.add_column("goal", justify="right")
+    t.add_column("measured", justify="right")
+    t.add_column("met")
+    for name, goal, measured, met in targets(results):
+        mark = "-" if met is None else ("[green]yes[/]" if met else "[red]NO[/]")
+        if goal == "(report)" and met is not None:
+            mark = ""
+        t.add_row(name, goal, measured, mark)
+    return t
+
+
+def notes(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, run in results["runs"].items():
+        median = _run(results, *_split(name))
+        assert median is not None
+        if median["errors"]:
+            lines.append(
+                f"! {name}: errors over {median['requests']:,} requests: {median['errors']}"
+            )
+        if median["gen_cpu"] > LOADGEN_BUSY:
+            lines.append(f"^ {name}: load generator at {median['gen_cpu']:.0%} of its core")
+        if median["noisy_rounds"]:
+            worst = max(run["rounds"], key=lambda r: r.get("foreign_srv", 0))
+            lines.append(
+                f"{'~' if median['noisy_rounds'] * 2 > median['rounds'] else ' '} {name}: "
+                f"{median['noisy_rounds']}/{median['rounds']} rounds noisy (others took up to "
+                f"{worst.get('foreign_srv', 0):.0%} of the server's core)"
+            )
+    for name, busy in results.get("background_busy", {}).items():
+        if busy > 0.1:
+            lines.append(
+                f"before {name} started, other processes kept the two cores {busy:.0%} busy"
+            )
+    for what, why in results.get("skipped", []):
+        lines.append(f"skipped {what}: {why}")
+    return lines
+
+
+def render(results: dict[str, Any], console: Console | None = None) -> None:
+    if console is None:
+        console = Console(width=None if sys.stdout.isatty() else 170)
+    s = results["settings"]
+    console.print()
+    console.print(table(results))
+    console.print(
+        f"{s['rounds']} round(s) x {s['duration_s']:g} s per figure (median), server on core "
+        f"{s['server_core']}, wrk/h2load on core {s['load_core']}; {results['machine']['cpu']}. "
+        "ratio = modelplane / peer (req/s: higher is better; p99: lower is better). "
+        "gRPC: 8 connections x 8 streams. Batching rows compare with the peers' unbatched rows. "
+        "Ceiling rows: the bare app's figures sit in the KServe columns and modelplane's column "
+        "is its V2 2-row 64-connection req/s as a share of them. "
+        "! = errors (listed below), ^ = load generator over 90% of its core, "
+        "~ = most rounds were noisy: other processes took over 10% of the server's core or "
+        "crowded the generator's."
+    )
+    for line in notes(results):
+        console.print(line, markup=False)
+    gen = generation_table(results)
+    if gen is not None:
+        console.print()
+        console.print(gen)
+        for key, run in results["generation"].items():
+            if run["median"]["errors"]:
+                console.print(f"! {key}: {run['median']['errors']} failed streams", markup=False)
+    console.print()
+    console.print(targets_table(results))
+
+
+def main() -> None:
+    path = (
+        Path(sys.argv[1])
+        if len(sys.argv) > 1
+        else Path(__file__).parent / "results" / "latest.json"
+    )
+    render(json.loads(path.read_text()))
+
+
+if __name__ == "__main__":
+    main()
