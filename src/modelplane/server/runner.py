@@ -15,6 +15,7 @@ import gc
 import logging
 import math
 import signal
+import sys
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,6 +31,8 @@ from modelplane.server.repository import ModelRepository, ModelSpec, version_dir
 from modelplane.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
+
+SWITCH_INTERVAL = 0.001
 
 
 def build_models(spec: ModelSpec, settings: ServerSettings) -> dict[str | None, Model]:
@@ -135,6 +138,10 @@ class ModelplaneServer:
         """Run until `request_stop()`; raise if a model fails to load at start-up and
         `exit_on_load_failure` is set (the CLI's behaviour, as KServe's server exits)."""
         settings = self.settings
+        # Synchronous model code runs in threads and holds the GIL for up to the switch interval
+        # (5 ms by default) before the event loop gets it back; one health request needs several
+        # hand-offs, so a CPU-bound predict could hold it past 50 ms. 1 ms keeps it well under.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         app = rest_observe.ObserveRequests(
             rest.create_app(self.dataplane, self.metrics, settings.max_request_size),
             self.metrics,
