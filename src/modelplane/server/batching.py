@@ -23,6 +23,10 @@ import orjson
 from modelplane.core.inference import InferInput, InferOutput, InferRequest, InferResponse
 from modelplane.observability.metrics import ServerMetrics
 
+# A queue whose signature has seen no request for this long is dropped with its worker, so
+# requests that each carry different parameters cannot pile up idle queues.
+IDLE_QUEUE_SECONDS = 30.0
+
 # Runs one (possibly merged) payload through the model: the data plane's own pipeline. A merged
 # payload carries the headers of the batch's first request.
 Run = Callable[[Any, Any], Awaitable[Any]]
@@ -65,16 +69,23 @@ class Batcher:
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = asyncio.Queue()
-            worker = asyncio.create_task(self._collect(queue))
+            worker = asyncio.create_task(self._collect(key, queue))
             self._workers.add(worker)
             worker.add_done_callback(self._workers.discard)
         pending = _Pending(payload, headers, rows, asyncio.get_running_loop().create_future())
         queue.put_nowait(pending)
         return await pending.future
 
-    async def _collect(self, queue: asyncio.Queue[_Pending]) -> None:
+    async def _collect(self, key: Any, queue: asyncio.Queue[_Pending]) -> None:
         while True:
-            first = await queue.get()
+            try:
+                first = await asyncio.wait_for(queue.get(), IDLE_QUEUE_SECONDS)
+            except TimeoutError:
+                # No await between this check and the removal: no request can slip in between.
+                if queue.empty():
+                    del self._queues[key]
+                    return
+                continue
             batch, rows = [first], first.rows
             deadline = first.enqueued + self.max_latency
             while rows < self.max_batch_size:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
+import pytest
 
 from modelplane.core.inference import (
     InferInput,
@@ -64,3 +67,27 @@ def test_v2_merge_and_split_keep_each_request_id() -> None:
     assert answers[1].outputs[0].as_numpy().tolist() == [6.0]
     summary = InferResponse(None, "m", [InferOutput("s", [1], "FP64", np.ones(1))])
     assert split(summary, payloads, [2, 1]) is None  # not one row per input row: run alone
+
+
+async def test_idle_queues_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelplane.observability.metrics import ServerMetrics
+    from modelplane.server import batching
+
+    monkeypatch.setattr(batching, "IDLE_QUEUE_SECONDS", 0.01)
+
+    async def run(payload: object, headers: object) -> object:
+        return {"predictions": [1] * len(payload["instances"])}  # type: ignore[index]
+
+    batcher = batching.Batcher("m", run, 8, 0.0, ServerMetrics())
+    for extra in range(3):  # three signatures, three queues
+        answer = await batcher.submit({"instances": [[1]], "parameters": {"n": extra}}, None)
+        assert answer == {"predictions": [1]}
+    assert len(batcher._queues) == 3
+    await asyncio.wait_for(_until(lambda: not batcher._queues), 5)
+    assert await batcher.submit({"instances": [[1]]}, None) == {"predictions": [1]}
+    await batcher.close()
+
+
+async def _until(condition: object) -> None:
+    while not condition():  # type: ignore[operator]
+        await asyncio.sleep(0.005)
