@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from modelplane.core import errors
 
@@ -72,6 +72,34 @@ def find_one(
             "keep one model file in the directory"
         )
     return matches[0]
+
+
+T = TypeVar("T")
+
+
+def open_with(
+    platform: str,
+    path: Path,
+    opener: Callable[[Path], T],
+    failure: str,
+    summary: Callable[[BaseException], str],
+) -> T:
+    """`opener(path)`, its failures turned into `ModelLoadError`s that say what to do.
+
+    A missing framework asks for the runtime's extra; anything else a corrupt or foreign file
+    raises (in framework-specific ways) becomes `failure: <summary of the error>`.
+    """
+    try:
+        return opener(path)
+    except errors.ModelplaneError:
+        raise
+    except ImportError as exc:
+        raise errors.ModelLoadError(
+            f"the {platform} runtime needs its framework: "
+            f"pip install 'modelplane[{platform}]' ({exc})"
+        ) from exc
+    except Exception as exc:
+        raise errors.ModelLoadError(f"{failure}: {summary(exc)}") from exc
 
 
 class SingleFile:

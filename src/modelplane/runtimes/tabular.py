@@ -39,19 +39,13 @@ class TabularModel(files.SingleFile, model.Model, abc.ABC):
 
     def load(self) -> bool:
         path = self.find_model_file(self.model_dir)
-        try:
-            self._model = self._read(path)
-        except errors.ModelplaneError:
-            raise
-        except ImportError as exc:
-            raise errors.ModelLoadError(
-                f"the {self.platform} runtime needs its framework: "
-                f"pip install 'modelplane[{self.platform}]' ({exc})"
-            ) from exc
-        except Exception as exc:  # a corrupt or foreign file fails in framework-specific ways
-            raise errors.ModelLoadError(
-                f"cannot load {path} as a {self.platform} model: {_summary(exc)}"
-            ) from exc
+        self._model = files.open_with(
+            self.platform,
+            path,
+            self._read,
+            f"cannot load {path} as a {self.platform} model",
+            _summary,
+        )
         self.model_file = path
         self.n_features = self._feature_count()
         self._outputs = self._probe_outputs()

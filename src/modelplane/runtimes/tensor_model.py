@@ -44,19 +44,13 @@ class TensorModel(files.SingleFile, model.Model, abc.ABC):
 
     def load(self) -> bool:
         path = self.find_model_file(self.model_dir)
-        try:
-            self.inputs, self.outputs = self._open(path)
-        except errors.ModelplaneError:
-            raise
-        except ImportError as exc:
-            raise errors.ModelLoadError(
-                f"the {self.platform} runtime needs its framework: "
-                f"pip install 'modelplane[{self.platform}]' ({exc})"
-            ) from exc
-        except Exception as exc:  # a corrupt or foreign file fails in framework-specific ways
-            raise errors.ModelLoadError(
-                f"cannot load {path} with the {self.platform} runtime: {self._summary(exc)}"
-            ) from exc
+        self.inputs, self.outputs = files.open_with(
+            self.platform,
+            path,
+            self._open,
+            f"cannot load {path} with the {self.platform} runtime",
+            self._summary,
+        )
         self.model_file = path
         self.ready = True
         return self.ready
