@@ -1,0 +1,1 @@
+"""`modelplane up`: the store, the Kubernetes-style API server, reconcilers, replicas, gateway."""
