@@ -1,0 +1,240 @@
+"""The HTTP data path: a raw ASGI reverse proxy from :8080 to the replicas.
+
+The body is read once as bytes and sent on untouched (JSON, binary tensors and gzip alike), so
+the gateway never pays for decoding. The answer streams back chunk by chunk as the replica sends
+it (server-sent events included) with the hop-by-hop headers dropped and
+`x-modelplane-revision` added. A replica that refuses or drops the connection before answering
+is going away: the request is retried on another replica or held by the activator, never failed
+while another replica is or becomes ready. Nothing here goes through Starlette's router: the
+path, host and headers are read straight off the ASGI scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+
+from modelplane.controlplane.gateway import balancer as balancer_
+from modelplane.controlplane.gateway import logger as logger_
+from modelplane.controlplane.gateway import routes as routes_
+
+Scope = dict[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[dict[str, Any]], Any]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+    }
+)
+# httpx adds these unless told otherwise; a proxy must send only what the client sent.
+_CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent")
+# Raised before any answer came back: the replica is gone or going, the request is safe to resend.
+RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError)
+_JSON = [(b"content-type", b"application/json")]
+_HEALTHZ = orjson.dumps({"status": "ok"})
+
+
+def new_client() -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=2048, max_keepalive_connections=512, keepalive_expiry=30)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(None, connect=10.0))
+
+
+async def send_error(send: Send, status: int, message: str) -> None:
+    body = orjson.dumps({"error": message})
+    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HttpProxy:
+    def __init__(
+        self,
+        balancer: balancer_.Balancer,
+        request_logger: logger_.RequestLogger,
+        clock: Callable[[], float],
+    ) -> None:
+        self.balancer = balancer
+        self.request_logger = request_logger
+        self.clock = clock
+        self.client = new_client()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if scope["path"] == "/healthz":
+                await send({"type": "http.response.start", "status": 200, "headers": _JSON})
+                await send({"type": "http.response.body", "body": _HEALTHZ})
+                return
+            await self._proxy(scope, receive, send)
+        elif kind == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = ""
+        headers: list[tuple[bytes, bytes]] = []
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            if name not in HOP_BY_HOP:
+                headers.append((name, value))
+        route, why = self.balancer.table.resolve(host, scope["path"])
+        if route is None:
+            return await send_error(send, 404, why)
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            if route.timeout is None:
+                await self._forward(route, scope, headers, body, tracked, None)
+            else:
+                async with asyncio.timeout(route.timeout):
+                    await self._forward(route, scope, headers, body, tracked, route.timeout)
+        except TimeoutError:
+            if started:  # the answer began: all that is left is to cut it off
+                raise
+            await send_error(send, 504, f"no answer within the timeout of {route.timeout:g}s")
+        except balancer_.GatewayError as exc:
+            await send_error(send, exc.status, str(exc))
+
+    async def _forward(
+        self,
+        route: routes_.ServiceRoute,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        send: Send,
+        timeout: float | None,
+    ) -> None:
+        ticket = balancer_.Ticket()
+        deadline = None if timeout is None else self.clock() + timeout
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        path = target.decode("latin-1")
+        sent = {name.decode("latin-1") for name, _ in headers}
+        log_request = logger_.wants(route.logger, "request")
+        request_id = ""
+        if route.logger is not None:
+            request_id = next((v.decode() for k, v in headers if k == b"x-request-id"), "")
+            request_id = request_id or str(uuid.uuid4())
+        try:
+            while True:
+                lease = await self.balancer.acquire(route, ticket, deadline)
+                request = self.client.build_request(
+                    scope["method"], lease.backend.http_url + path, headers=headers, content=body
+                )
+                for name in _CLIENT_DEFAULTS:
+                    if name not in sent:
+                        del request.headers[name]
+                try:
+                    response = await self.client.send(request, stream=True)
+                except RETRYABLE:
+                    ticket.excluded.add(lease.backend.name)
+                    self.balancer.release(lease)
+                    continue
+                except BaseException:
+                    self.balancer.release(lease)
+                    raise
+                break
+            if log_request:
+                self.request_logger.log(
+                    route,
+                    "request",
+                    request_id=request_id,
+                    revision=lease.target.revision,
+                    endpoint=path,
+                    body=body,
+                    content_type=request.headers.get("content-type"),
+                )
+            try:
+                await self._relay(route, lease, response, send, request_id, path)
+            finally:
+                await response.aclose()
+                self.balancer.release(lease)
+        finally:
+            self.balancer.finish(ticket)
+
+    async def _relay(
+        self,
+        route: routes_.ServiceRoute,
+        lease: balancer_.Lease,
+        response: httpx.Response,
+        send: Send,
+        request_id: str,
+        path: str,
+    ) -> None:
+        out = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+        if "content-length" in response.headers:
+            out.append((b"content-length", response.headers["content-length"].encode()))
+        out.append((b"x-modelplane-revision", lease.target.revision.encode()))
+        keep: list[bytes] | None = [] if logger_.wants(route.logger, "response") else None
+        kept = 0
+        started = False
+        async for chunk in response.aiter_raw():
+            if not started:
+                await send(
+                    {"type": "http.response.start", "status": response.status_code, "headers": out}
+                )
+                started = True
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if keep is not None:
+                kept += len(chunk)
+                keep.append(chunk)
+                if kept > self.request_logger.max_body:
+                    keep = None
+        if not started:
+            await send(
+                {"type": "http.response.start", "status": response.status_code, "headers": out}
+            )
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if keep is not None:
+            self.request_logger.log(
+                route,
+                "response",
+                request_id=request_id,
+                revision=lease.target.revision,
+                endpoint=path,
+                body=b"".join(keep),
+                content_type=response.headers.get("content-type"),
+            )
+
+    async def close(self) -> None:
+        await self.client.aclose()
