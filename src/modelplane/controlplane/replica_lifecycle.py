@@ -1,0 +1,368 @@
+"""One replica's life: the template it runs, its phases, its snapshot, and the task that walks it
+through them.
+
+A Supervisor is one asyncio task per replica, like a kubelet's pod worker: it starts the process
+(STARTING), probes readiness until the first 200 (READY), watches for the exit, and after an exit
+waits out an exponential backoff (BACKOFF) and starts it again on fresh ports. When asked to stop
+it drains (TERMINATING: wait until the gateway has no request in flight to it), sends SIGTERM,
+SIGKILL after a grace period, and forgets the replica. The replica set (replicas.py) decides which
+supervisors live; a supervisor decides nothing about other replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hashlib
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from modelplane.controlplane import replica_process, replica_records
+
+log = logging.getLogger(__name__)
+
+_EXIT_POLL = 0.02
+_KILL_WAIT = 10.0
+_PROBE_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True)
+class Template:
+    """How to run one replica. argv may hold `{http_port}` and `{grpc_port}` placeholders."""
+
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    readiness_path: str | None = "/v2/health/ready"  # None: a TCP connect to the HTTP port
+    grpc: bool = True  # allocate a gRPC port too
+
+    def digest(self) -> str:
+        return _digest(self.to_dict())
+
+    def env_digest(self) -> str:
+        return _digest(dict(self.env))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "argv": list(self.argv),
+            "env": dict(sorted(self.env.items())),
+            "readiness_path": self.readiness_path,
+            "grpc": self.grpc,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Template:
+        return cls(
+            argv=tuple(raw["argv"]),
+            env=dict(raw["env"]),
+            readiness_path=raw["readiness_path"],
+            grpc=bool(raw["grpc"]),
+        )
+
+    def render(self, http_port: int, grpc_port: int | None) -> tuple[str, ...]:
+        # str.replace, not str.format: an argument may legitimately hold other braces (JSON).
+        grpc = str(-1 if grpc_port is None else grpc_port)
+        return tuple(
+            arg.replace("{http_port}", str(http_port)).replace("{grpc_port}", grpc)
+            for arg in self.argv
+        )
+
+
+class Phase(enum.StrEnum):
+    STARTING = "Starting"
+    READY = "Ready"
+    BACKOFF = "BackOff"  # crashed, waiting to restart
+    TERMINATING = "Terminating"
+
+
+@dataclass
+class Replica:
+    """A snapshot of one replica."""
+
+    name: str
+    namespace: str
+    revision: str
+    http_port: int
+    grpc_port: int | None
+    pid: int | None
+    phase: Phase
+    restarts: int
+    started_at: datetime  # when the replica was created (its AGE), not the last restart
+    ready: bool
+    last_failure: str | None  # "exit code 1: <its last log lines>"
+    never_ready: bool
+    log_path: Path
+
+
+def backoff_delay(failures: int, base: float, maximum: float) -> float:
+    """Seconds to wait before restarting after `failures` earlier consecutive crashes."""
+    return float(min(base * 2 ** min(failures, 64), maximum))
+
+
+@dataclass(frozen=True)
+class Timing:
+    probe_interval: float
+    drain_timeout: float
+    graceful_timeout: float
+    backoff_base: float
+    backoff_max: float
+    backoff_reset: float  # ready this long: the next crash backs off from backoff_base again
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a supervisor needs from the replica set that owns it."""
+
+    home: Path
+    timing: Timing
+    http: httpx.AsyncClient
+    notify: Callable[[], None]
+    allocate_ports: Callable[[Template], tuple[int, int | None]]
+    in_flight: Callable[[str], int]
+    forget: Callable[[str], None]
+
+
+@dataclass(eq=False)
+class Supervisor:
+    """The state of one replica and the task that drives its process."""
+
+    context: Context
+    name: str
+    namespace: str
+    revision: str
+    template: Template
+    http_port: int
+    grpc_port: int | None
+    started_at: datetime
+    process: replica_process.ReplicaProcess | None = None
+    argv: tuple[str, ...] = ()
+    phase: Phase = Phase.STARTING
+    ready: bool = False
+    restarts: int = 0
+    failures: int = 0  # consecutive crashes, for the backoff
+    never_ready: bool = True
+    last_failure: str | None = None
+    log_offset: int = 0
+    ready_since: float = 0.0
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.revision)
+
+    @property
+    def digest(self) -> str:
+        return self.template.digest()
+
+    @property
+    def log_path(self) -> Path:
+        return log_path(self.context.home, self.namespace, self.name)
+
+    def snapshot(self) -> Replica:
+        return Replica(
+            name=self.name,
+            namespace=self.namespace,
+            revision=self.revision,
+            http_port=self.http_port,
+            grpc_port=self.grpc_port,
+            pid=None if self.process is None else self.process.pid,
+            phase=self.phase,
+            restarts=self.restarts,
+            started_at=self.started_at,
+            ready=self.ready,
+            last_failure=self.last_failure,
+            never_ready=self.never_ready,
+            log_path=self.log_path,
+        )
+
+    def launch(self) -> None:
+        self.task = asyncio.create_task(self._run(), name=f"replica {self.name}")
+
+    def request_stop(self) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        # Visible at once, so the gateway stops routing before the drain starts.
+        self.phase, self.ready = Phase.TERMINATING, False
+        self.context.notify()
+
+    async def _run(self) -> None:
+        timing = self.context.timing
+        try:
+            while not self.stopping.is_set():
+                if self.process is None:
+                    self._spawn()
+                if self.process is not None:
+                    await self._watch(self.process)
+                    if self.stopping.is_set():
+                        break
+                    self._exited(self.process)
+                    self.process = None
+                self.phase, self.ready = Phase.BACKOFF, False
+                self.context.notify()
+                delay = backoff_delay(self.failures, timing.backoff_base, timing.backoff_max)
+                self.failures += 1
+                if await self._stop_within(delay):
+                    break
+                self.restarts += 1
+                # Fresh ports: the likeliest crash at start-up is a port taken meanwhile.
+                self.http_port, self.grpc_port = self.context.allocate_ports(self.template)
+            await self._terminate()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("supervising replica %s failed", self.name)
+            raise
+
+    def _spawn(self) -> None:
+        self.argv = self.template.render(self.http_port, self.grpc_port)
+        env = {
+            **os.environ,
+            **self.template.env,
+            "PORT": str(self.http_port),
+            "MODELPLANE_HTTP_PORT": str(self.http_port),
+            "MODELPLANE_GRPC_PORT": str(-1 if self.grpc_port is None else self.grpc_port),
+        }
+        self.log_offset = replica_process.log_size(self.log_path)
+        try:
+            self.process = replica_process.spawn(self.argv, env, self.log_path)
+        except OSError as exc:
+            self.last_failure = f"cannot start {self.argv[0]!r}: {exc}"
+            log.warning("replica %s: %s", self.name, self.last_failure)
+            return
+        log.info("replica %s started (pid %d)", self.name, self.process.pid)
+        self.phase, self.ready = Phase.STARTING, False
+        self.record()
+        self.context.notify()
+
+    async def _watch(self, process: replica_process.ReplicaProcess) -> None:
+        """Probe readiness until ready, then liveness only; return on exit or stop."""
+        timing = self.context.timing
+        while not self.stopping.is_set() and not process.exited():
+            if not self.ready:
+                if await self._probe() and not process.exited() and not self.stopping.is_set():
+                    self._became_ready()
+            elif self.failures and time.monotonic() - self.ready_since >= timing.backoff_reset:
+                self.failures = 0
+            await self._stop_within(timing.probe_interval)
+
+    async def _probe(self) -> bool:
+        path = self.template.readiness_path
+        if path is None:
+            try:
+                async with asyncio.timeout(_PROBE_TIMEOUT):
+                    _, writer = await asyncio.open_connection("127.0.0.1", self.http_port)
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+                return True
+            except (OSError, TimeoutError):
+                return False
+        url = f"http://127.0.0.1:{self.http_port}{path}"
+        try:
+            response = await self.context.http.get(url, timeout=_PROBE_TIMEOUT)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    def _became_ready(self) -> None:
+        self.phase, self.ready = Phase.READY, True
+        self.ready_since = time.monotonic()
+        if self.never_ready:
+            self.never_ready = False
+            self.record()
+        log.info("replica %s ready on port %d", self.name, self.http_port)
+        self.context.notify()
+
+    def _exited(self, process: replica_process.ReplicaProcess) -> None:
+        tail = replica_process.log_tail(self.log_path, self.log_offset)
+        how = process.describe_exit()
+        self.last_failure = f"{how}: {tail}" if tail else how
+        log.warning("replica %s %s", self.name, how)
+        # Sweep whatever the process left in its group (workers of a dead leader).
+        process.send(signal.SIGKILL)
+
+    async def _terminate(self) -> None:
+        timing = self.context.timing
+        if self.phase is not Phase.TERMINATING or self.ready:
+            self.phase, self.ready = Phase.TERMINATING, False
+            self.context.notify()
+        process = self.process
+        if process is not None and not process.exited():
+            deadline = time.monotonic() + timing.drain_timeout
+            while self._in_flight() > 0 and time.monotonic() < deadline:
+                await asyncio.sleep(min(timing.probe_interval, 0.05))
+            process.send(signal.SIGTERM)
+            if not await _exits_within(process, timing.graceful_timeout):
+                log.warning("replica %s ignored SIGTERM; killing it", self.name)
+                process.send(signal.SIGKILL)
+                await _exits_within(process, _KILL_WAIT)
+            process.send(signal.SIGKILL)
+        log.info("replica %s stopped", self.name)
+        replica_records.remove(self.context.home, self.namespace, self.name)
+        self.context.forget(self.name)
+
+    def _in_flight(self) -> int:
+        try:
+            return self.context.in_flight(self.name)
+        except Exception:
+            log.exception("in_flight(%r) failed; not waiting for a drain", self.name)
+            return 0
+
+    async def _stop_within(self, seconds: float) -> bool:
+        """Wait up to seconds; True as soon as a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self.stopping.wait()
+        return self.stopping.is_set()
+
+    def record(self) -> None:
+        assert self.process is not None
+        replica_records.write(
+            self.context.home,
+            replica_records.Record(
+                name=self.name,
+                namespace=self.namespace,
+                revision=self.revision,
+                pid=self.process.pid,
+                proc_start=replica_process.start_time(self.process.pid),
+                argv=self.argv,
+                template=self.template.to_dict(),
+                template_digest=self.digest,
+                env_digest=self.template.env_digest(),
+                http_port=self.http_port,
+                grpc_port=self.grpc_port,
+                restarts=self.restarts,
+                started_at=self.started_at.isoformat(),
+                never_ready=self.never_ready,
+                log_offset=self.log_offset,
+            ),
+        )
+
+
+def log_path(home: Path, namespace: str, name: str) -> Path:
+    return home / "logs" / namespace / f"{name}.log"
+
+
+async def _exits_within(process: replica_process.ReplicaProcess, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not process.exited():
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(_EXIT_POLL)
+    return True
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
