@@ -46,7 +46,15 @@ class Model(BaseModel):
         extra="allow",
         frozen=True,
         protected_namespaces=(),
+        json_schema_extra=lambda schema, cls: _schema_extra(schema, cls),
     )
+
+
+def _schema_extra(schema: dict[str, Any], cls: type[Any]) -> None:
+    """Name the carried keys in the JSON schema, so the OpenAPI document can declare them."""
+    carried: frozenset[str] = getattr(cls, "carried_keys", frozenset())
+    if carried:
+        schema["x-carried-keys"] = sorted(carried)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,75 @@
+"""The ClusterServingRuntimes modelplane ships, one per framework `modelplane serve` loads.
+
+They carry KServe's names (`kserve-sklearnserver`, `kserve-xgbserver`, `kserve-lgbserver`, ...)
+so an InferenceService that names one in `predictor.model.runtime` works unchanged, and each
+marks its format `autoSelect` so a predictor that gives only a format finds it. Every one runs the
+same program, `modelplane serve`, told the format explicitly; the image is `modelplane`, which
+the control plane reads as "this installation's modelplane" (it starts processes, not images).
+
+Placeholders in `args`, filled by the control plane (`serving_runtime.render`):
+
+- `{{.Name}}`: the InferenceService's name, which the model is served under;
+- `{{.StorageUri}}`: the predictor's `storageUri` (modelplane serve fetches it itself, where
+  KServe's storage initializer would have downloaded it to `/mnt/models`);
+- `{{.HttpPort}}` and `{{.GrpcPort}}`: the replica's private ports.
+
+A user may apply a ClusterServingRuntime of the same name to replace one; these are the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelplane.resources import catalog
+
+IMAGE = "modelplane"
+
+#: runtime name -> (model format, format version, the protocols it serves)
+_RUNTIMES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "kserve-sklearnserver": ("sklearn", "1", ("v1", "v2", "grpc-v2")),
+    "kserve-xgbserver": ("xgboost", "2", ("v1", "v2", "grpc-v2")),
+    "kserve-lgbserver": ("lightgbm", "4", ("v1", "v2", "grpc-v2")),
+    "kserve-onnxserver": ("onnx", "1", ("v1", "v2", "grpc-v2")),
+    "kserve-pytorchserver": ("pytorch", "2", ("v1", "v2", "grpc-v2")),
+    "kserve-huggingfaceserver": ("huggingface", "1", ("v1", "v2", "grpc-v2")),
+}
+
+ARGS = (
+    "serve",
+    "--model-name={{.Name}}",
+    "--storage-uri={{.StorageUri}}",
+    "--http-port={{.HttpPort}}",
+    "--grpc-port={{.GrpcPort}}",
+)
+
+
+def cluster_runtimes() -> list[dict[str, Any]]:
+    """The built-in ClusterServingRuntime objects, fresh dicts on every call."""
+    return [_runtime(name, *spec) for name, spec in _RUNTIMES.items()]
+
+
+def _runtime(name: str, fmt: str, version: str, protocols: tuple[str, ...]) -> dict[str, Any]:
+    kind = catalog.CLUSTER_SERVING_RUNTIME
+    return {
+        "apiVersion": kind.api_version,
+        "kind": kind.kind,
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "modelplane"}},
+        "spec": {
+            "supportedModelFormats": [
+                {"name": fmt, "version": version, "autoSelect": True, "priority": 1}
+            ],
+            "protocolVersions": list(protocols),
+            "containers": [
+                {
+                    "name": "kserve-container",
+                    "image": IMAGE,
+                    "command": ["modelplane"],
+                    "args": [*ARGS[:2], f"--model-format={fmt}", *ARGS[2:]],
+                    "resources": {
+                        "requests": {"cpu": "1", "memory": "2Gi"},
+                        "limits": {"cpu": "1", "memory": "2Gi"},
+                    },
+                }
+            ],
+        },
+    }
