@@ -11,7 +11,9 @@ from typing import Any
 import click
 
 import modelplane
-from modelplane.cli import options
+from modelplane.cli import kube_commands, kube_views, options
+from modelplane.controlplane.settings import ENV_PREFIX as UP_ENV_PREFIX
+from modelplane.controlplane.settings import UpSettings
 from modelplane.server.settings import ENV_PREFIX, ServerSettings
 
 
@@ -58,6 +60,43 @@ def serve(**values: Any) -> None:
         raise click.ClickException(
             f"{exc}; is another server on that port? try --http-port"
         ) from None
+
+
+@cli.command()
+@options.from_settings(UpSettings, UP_ENV_PREFIX)
+def up(**values: Any) -> None:
+    """Run the control plane: KServe's InferenceService on this machine.
+
+    \b
+    Serves a Kubernetes-style API (HTTPS, token in $MODELPLANE_HOME/kubeconfig) that
+    `modelplane apply`, kubectl and the kubernetes Python client talk to, and a gateway
+    that routes {name}.{namespace}.example.com and /v1|/v2/models/NAME to the replicas.
+
+    \b
+    Examples:
+      modelplane up
+      modelplane apply -f examples/sklearn-iris.yaml
+      kubectl --kubeconfig .modelplane/kubeconfig get isvc
+    """
+    settings = options.build(UpSettings, values)
+    from modelplane.controlplane import up as control_plane
+    from modelplane.observability import logs
+
+    try:
+        logs.configure(settings.log_level, False)
+    except ValueError as exc:
+        raise click.UsageError(f"--log-level: {exc}") from None
+    try:
+        control_plane.run(settings)
+    except OSError as exc:
+        raise click.ClickException(
+            f"{exc}; is another control plane or server on that port? try --api-port, "
+            "--http-port or --grpc-port"
+        ) from None
+
+
+for _command in (*kube_commands.COMMANDS, *kube_views.COMMANDS):
+    cli.add_command(_command)
 
 
 def main() -> None:

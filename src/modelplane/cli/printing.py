@@ -1,0 +1,301 @@
+"""What the CLI prints, in kubectl's forms: tables, `-o yaml|json|name|wide`, ages, JSONPath cells.
+
+Tables are plain text aligned with three spaces, as kubectl prints them, so output pipes into
+`awk` and `grep`. Columns come from the catalogue (`Kind.columns`), evaluated with the small
+JSONPath subset that Kubernetes' printer columns use.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from modelplane.resources import catalog
+
+_STEP = re.compile(
+    r"""\.(?P<field>[A-Za-z0-9_\-]+)
+      | \[\*\]
+      | \[(?P<index>-?\d+)\]
+      | \[(?P<q>['"])(?P<key>.*?)(?P=q)\]
+      | \[\?\(@(?P<path>(?:\.[A-Za-z0-9_\-]+)+)\s*
+          (?:(?P<op>==|!=)\s*(?P<lit>"[^"]*"|'[^']*'|[^)\s]+))?\s*\)\]
+    """,
+    re.VERBOSE,
+)
+
+
+class JsonPathError(ValueError):
+    """A JSONPath outside the supported subset."""
+
+
+def _literal(text: str) -> Any:
+    if text[:1] in "\"'":
+        return text[1:-1]
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _steps(expression: str) -> list[re.Match[str]]:
+    text = expression.strip().removeprefix("{").removesuffix("}").removeprefix("$")
+    steps, position = [], 0
+    while position < len(text):
+        match = _STEP.match(text, position)
+        if match is None:
+            raise JsonPathError(f"unsupported JSONPath {expression!r} at {text[position:]!r}")
+        steps.append(match)
+        position = match.end()
+    return steps
+
+
+def jsonpath(obj: Any, expression: str) -> list[Any]:
+    """Every value `expression` selects: `.a.b`, `[*]`, `[0]`, `['k']`, `[?(@.k=="v")]`."""
+    values = [obj]
+    for step in _steps(expression):
+        found: list[Any] = []
+        for value in values:
+            if step["field"] is not None or step["key"] is not None:
+                key = step["field"] if step["field"] is not None else step["key"]
+                if isinstance(value, dict) and key in value:
+                    found.append(value[key])
+            elif step["index"] is not None:
+                if isinstance(value, list) and -len(value) <= int(step["index"]) < len(value):
+                    found.append(value[int(step["index"])])
+            elif step["path"] is not None:
+                found.extend(item for item in _listed(value) if _matches(item, step))
+            else:
+                found.extend(_listed(value))
+        values = found
+    return values
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else []
+
+
+def _matches(item: Any, step: re.Match[str]) -> bool:
+    selected = jsonpath(item, step["path"])
+    if step["op"] is None:
+        return bool(selected)
+    equal = bool(selected) and selected[0] == _literal(step["lit"])
+    return equal if step["op"] == "==" else not equal
+
+
+def age(created: str | None, now: datetime) -> str:
+    """kubectl's human duration since `created` (RFC 3339): 5s, 3m10s, 2h, 4d, 2y10d."""
+    if not created:
+        return "<unknown>"
+    try:
+        then = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return "<unknown>"
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return human_duration((now - then).total_seconds())
+
+
+def human_duration(seconds_float: float) -> str:
+    seconds = int(seconds_float)
+    if seconds < -1:
+        return "<invalid>"
+    if seconds < 0:
+        return "0s"
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes, hours = seconds // 60, seconds // 3600
+    days, rest = hours // 24, hours % 24
+    if minutes < 10:
+        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{days}d{rest}h" if rest else f"{days}d"
+    if hours < 24 * 365 * 2:
+        return f"{days}d"
+    if hours < 24 * 365 * 8:
+        years, left = days // 365, days % 365
+        return f"{years}y{left}d" if left else f"{years}y"
+    return f"{days // 365}y"
+
+
+def cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return "" if value is None else str(value)
+
+
+def columns(kind: catalog.Kind, wide: bool) -> list[catalog.Column]:
+    return [c for c in kind.columns if wide or c.priority == 0]
+
+
+def row(
+    kind: catalog.Kind, obj: dict[str, Any], now: datetime, *, wide: bool, all_namespaces: bool
+) -> list[str]:
+    meta = obj.get("metadata", {})
+    cells = [str(meta.get("namespace", ""))] if all_namespaces and kind.namespaced else []
+    cells.append(str(meta.get("name", "")))
+    for column in columns(kind, wide):
+        found = jsonpath(obj, column.json_path)
+        if column.type == "date":
+            cells.append(age(found[0] if found else None, now))
+        else:
+            cells.append(",".join(cell(v) for v in found))
+    return cells
+
+
+def table(
+    kind: catalog.Kind,
+    items: Sequence[dict[str, Any]],
+    now: datetime,
+    *,
+    wide: bool = False,
+    all_namespaces: bool = False,
+) -> str:
+    """kubectl's table: upper-case headers, columns padded and separated by three spaces."""
+    header = ["NAMESPACE"] if all_namespaces and kind.namespaced else []
+    header += ["NAME", *(c.name.upper() for c in columns(kind, wide))]
+    rows = [row(kind, o, now, wide=wide, all_namespaces=all_namespaces) for o in items]
+    return aligned([header, *rows])
+
+
+def aligned(rows: Sequence[Sequence[str]], indent: str = "") -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for cells in rows:
+        padded = [c.ljust(w) for c, w in zip(cells, widths, strict=True)]
+        lines.append(indent + "   ".join(padded).rstrip())
+    return "\n".join(lines)
+
+
+def qualified(kind: catalog.Kind) -> str:
+    """`inferenceservice.serving.kserve.io`, the name kubectl prints before `/name`."""
+    return f"{kind.singular}.{kind.group}" if kind.group else kind.singular
+
+
+def names(kind: catalog.Kind, items: Iterable[dict[str, Any]]) -> str:
+    return "\n".join(f"{qualified(kind)}/{o['metadata']['name']}" for o in items)
+
+
+def as_list(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "items": list(items),
+        "kind": "List",
+        "metadata": {"resourceVersion": ""},
+    }
+
+
+def dump(document: Any, output: str) -> str:
+    """`-o json` (four-space indent, sorted keys, as kubectl) or `-o yaml`."""
+    if output == "json":
+        return json.dumps(document, indent=4, sort_keys=True, ensure_ascii=False)
+    import yaml
+
+    return str(yaml.safe_dump(document, sort_keys=True, default_flow_style=False)).rstrip("\n")
+
+
+_UPPER_WORDS = {
+    "api",
+    "cpu",
+    "dns",
+    "http",
+    "https",
+    "id",
+    "ip",
+    "json",
+    "tls",
+    "uid",
+    "uri",
+    "url",
+}
+_HIDDEN_ANNOTATIONS = {"kubectl.kubernetes.io/last-applied-configuration"}
+
+
+def label(key: str) -> str:
+    """kubectl's describe label for a field: `storageUri` -> `Storage URI`, `uid` -> `UID`."""
+    words = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", key) or [key]
+    return " ".join(
+        w.upper() if w.lower() in _UPPER_WORDS else w[:1].upper() + w[1:] for w in words
+    )
+
+
+def _tree(value: dict[str, Any], depth: int) -> list[str]:
+    pad, lines = "  " * depth, []
+    flat = [k for k, v in value.items() if not isinstance(v, dict | list) or not v]
+    width = max((len(label(k)) for k in flat), default=0) + 3
+    for key in sorted(value):
+        item = value[key]
+        if isinstance(item, dict) and item:
+            lines += [f"{pad}{label(key)}:", *_tree(item, depth + 1)]
+        elif isinstance(item, list) and item:
+            lines.append(f"{pad}{label(key)}:")
+            for element in item:
+                if isinstance(element, dict):
+                    lines += _tree(element, depth + 1)
+                else:
+                    lines.append(f"{pad}  {cell(element)}")
+        else:
+            lines.append(f"{pad}{(label(key) + ':').ljust(width)}{cell(item)}".rstrip())
+    return lines
+
+
+def _pairs(mapping: Any, sep: str, width: int) -> str:
+    shown = {k: v for k, v in (mapping or {}).items() if k not in _HIDDEN_ANNOTATIONS}
+    if not shown:
+        return "<none>"
+    return ("\n" + " " * width).join(f"{k}{sep}{v}" for k, v in sorted(shown.items()))
+
+
+def describe(
+    kind: catalog.Kind,
+    obj: dict[str, Any],
+    now: datetime,
+    revisions: Sequence[dict[str, Any]] | None = None,
+) -> str:
+    """A kubectl-describe view: identity, metadata, spec, status with conditions and traffic
+    as tables, and (for an InferenceService) its revisions."""
+    meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "managedFields"}
+    lines = [f"{'Name:':<14}{meta.pop('name', '')}"]
+    if kind.namespaced:
+        lines.append(f"{'Namespace:':<14}{meta.pop('namespace', '')}")
+    lines.append(f"{'Labels:':<14}{_pairs(meta.pop('labels', None), '=', 14)}")
+    lines.append(f"{'Annotations:':<14}{_pairs(meta.pop('annotations', None), ': ', 14)}")
+    lines += [f"{'API Version:':<14}{obj.get('apiVersion', '')}", f"{'Kind:':<14}{obj.get('kind')}"]
+    lines += ["Metadata:", *_tree(meta, 1)]
+    for key in sorted(set(obj) - {"apiVersion", "kind", "metadata", "status"}):
+        section = obj[key]
+        lines += [f"{label(key)}:", *(_tree(section, 1) if isinstance(section, dict) else [])]
+    status = json.loads(json.dumps(obj.get("status") or {}))
+    conditions = status.pop("conditions", None)
+    predictor = status.get("components", {}).get("predictor", {})
+    traffic = predictor.pop("traffic", None) if isinstance(predictor, dict) else None
+    if status or conditions or traffic:
+        lines += ["Status:", *_tree(status, 1)]
+    if conditions:
+        header = ["Type", "Status", "Reason", "Message", "Last Transition Time"]
+        keys = ["type", "status", "reason", "message", "lastTransitionTime"]
+        rows = [[cell(c.get(k)) for k in keys] for c in conditions]
+        lines += ["  Conditions:", aligned([header, *rows], indent="    ")]
+    if traffic:
+        keys = ["revisionName", "tag", "latestRevision", "percent"]
+        rows = [[cell(t.get(k)) for k in keys] for t in traffic]
+        lines += ["  Traffic:", aligned([["Revision", "Tag", "Latest", "Percent"], *rows], "    ")]
+    if revisions is not None:
+        shown = "\n" + _indent(table(catalog.REVISION, revisions, now)) if revisions else "  <none>"
+        lines.append("Revisions:" + shown)
+    lines.append(f"{'Events:':<14}<none>")
+    return "\n".join(lines)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
