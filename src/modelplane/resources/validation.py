@@ -68,7 +68,7 @@ def validate(
             raise ResourceInvalid(
                 kind.kind, name, causes + _pydantic_causes(exc, out), kind.group
             ) from None
-        for loc in meta.unknown_fields(model):
+        for loc in sorted(meta.unknown_fields(model), key=lambda loc: _position(out, loc)):
             if field_validation == "Strict":
                 causes.append(meta.unknown(loc))
                 continue
@@ -185,6 +185,15 @@ def _real_loc(raw: Any, loc: tuple[int | str, ...]) -> tuple[meta.Loc, Any]:
             continue
         real.append(part)
     return tuple(real), node
+
+
+def _position(raw: Any, loc: meta.Loc) -> tuple[int, ...]:
+    """Where `loc` is in the document, so fields are reported in the order they were written."""
+    order = []
+    for part in loc:
+        order.append(list(raw).index(part) if isinstance(raw, dict) else int(part))
+        raw = raw[part]
+    return tuple(order)
 
 
 def _drop(out: dict[str, Any], loc: meta.Loc) -> None:
