@@ -1,0 +1,219 @@
+"""InferenceService and Revision status, written as KServe and Knative write them.
+
+Pure functions from what the reconciler observed (revisions, their replicas, the traffic
+decision) to status dicts: `url`, the conditions `Ready`, `PredictorReady`, `IngressReady`
+and `LatestDeploymentReady`, `components.predictor` with its revisions and traffic, and
+`modelStatus` with `FailedToLoad` and the reason a model could not load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelplane.controlplane import conditions, replicas, revisions, traffic
+from modelplane.controlplane.conditions import Condition
+from modelplane.controlplane.gateway import routes
+
+if TYPE_CHECKING:
+    from modelplane.controlplane.templates import Plan
+
+
+@dataclass(frozen=True)
+class RevisionView:
+    """One revision as observed in this pass."""
+
+    name: str
+    ready_replicas: int
+    actual_replicas: int
+    restarts: int
+    ever_ready: bool
+    failure: str | None
+    backends: tuple[routes.Backend, ...]
+
+    @classmethod
+    def of(cls, rev: Mapping[str, Any], running: Sequence[replicas.Replica]) -> RevisionView:
+        ready = [r for r in running if r.ready and r.phase == replicas.Phase.READY]
+        failures = [r.last_failure for r in running if r.never_ready and r.last_failure]
+        return cls(
+            name=rev["metadata"]["name"],
+            ready_replicas=len(ready),
+            actual_replicas=sum(r.phase != replicas.Phase.TERMINATING for r in running),
+            restarts=sum(r.restarts for r in running),
+            ever_ready=revisions.ever_ready(dict(rev)) or bool(ready),
+            failure=failures[0] if failures else None,
+            backends=tuple(
+                routes.Backend(
+                    r.name,
+                    f"http://127.0.0.1:{r.http_port}",
+                    f"127.0.0.1:{r.grpc_port}" if r.grpc_port else None,
+                )
+                for r in ready
+            ),
+        )
+
+    @property
+    def ready(self) -> bool:
+        return self.ever_ready
+
+    @property
+    def failed(self) -> bool:
+        return not self.ever_ready and self.failure is not None
+
+
+def hosts(name: str, namespace: str, domain: str) -> tuple[str, ...]:
+    return (f"{name}.{namespace}.{domain}", f"{name}-predictor.{namespace}.{domain}")
+
+
+def rollout_of(obj: Mapping[str, Any]) -> traffic.Rollout:
+    predictor = obj.get("status", {}).get("components", {}).get("predictor", {})
+    return traffic.Rollout(
+        predictor.get("latestRolledoutRevision"), predictor.get("previousRolledoutRevision")
+    )
+
+
+def _model_state(view: RevisionView) -> str:
+    if view.ready:
+        return "Loaded"
+    if view.failed:
+        return "FailedToLoad"
+    return "Loading" if view.actual_replicas else "Pending"
+
+
+def build(
+    obj: Mapping[str, Any],
+    plan: Plan,
+    views: Mapping[str, RevisionView],
+    latest: str,
+    decision: traffic.Decision,
+    domain: str,
+) -> dict[str, Any]:
+    name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
+    newest = views[latest]
+    serving = [views[t.revision] for t in decision.targets if t.percent > 0]
+    predictor_ready = any(v.ready for v in serving)
+    latest_ready_names = [n for n, v in views.items() if v.ready]
+    latest_ready = max(latest_ready_names, key=_number) if latest_ready_names else None
+    if newest.failed:
+        deploy = Condition(
+            "LatestDeploymentReady", False, "RevisionFailed", f"{latest}: {newest.failure}"
+        )
+    elif not newest.ready:
+        deploy = Condition("LatestDeploymentReady", False, "Deploying", f"{latest} is loading")
+    else:
+        deploy = Condition("LatestDeploymentReady", True)
+    if plan.failure is not None:  # the spec changed to something that cannot run
+        deploy = Condition("LatestDeploymentReady", False, plan.failure[0], plan.failure[1])
+    predictor = (
+        Condition("PredictorReady", True)
+        if predictor_ready
+        else Condition("PredictorReady", False, *_why_not(newest))
+    )
+    ingress = (
+        Condition("IngressReady", True)
+        if predictor_ready
+        else Condition("IngressReady", False, "NoReadyRevision", "no revision can take traffic")
+    )
+    ready = (
+        Condition("Ready", True)
+        if predictor_ready and deploy.ok
+        else Condition("Ready", False, deploy.reason or predictor.reason, deploy.message
+                       or predictor.message)
+    )
+    rollout = decision.rollout
+    active = _model_state(serving[0]) if serving else "Pending"
+    if not predictor_ready and newest.failed:
+        active = "FailedToLoad"
+    target = "FailedToLoad" if plan.failure else _model_state(newest)
+    if plan.failure:
+        transition = "InvalidSpec"
+    elif newest.failed:
+        transition = "BlockedByFailedLoad"
+    else:
+        transition = "UpToDate" if newest.ready else "InProgress"
+    model_status: dict[str, Any] = {
+        "states": {"activeModelState": active, "targetModelState": target},
+        "transitionStatus": transition,
+        "copies": {
+            "failedCopies": 1 if newest.failed else 0,
+            "totalCopies": newest.actual_replicas,
+        },
+    }
+    failure = plan.failure or (("ModelLoadFailed", newest.failure) if newest.failed else None)
+    if failure is not None:
+        model_status["lastFailureInfo"] = {"reason": failure[0], "message": failure[1]}
+    components: dict[str, Any] = {
+        "latestCreatedRevision": latest,
+        "traffic": [t.as_status() for t in decision.targets],
+        "url": f"http://{name}-predictor.{namespace}.{domain}",
+    }
+    if latest_ready:
+        components["latestReadyRevision"] = latest_ready
+    if rollout.latest_rolled_out:
+        components["latestRolledoutRevision"] = rollout.latest_rolled_out
+    if rollout.previous_rolled_out:
+        components["previousRolledoutRevision"] = rollout.previous_rolled_out
+    return {
+        "url": f"http://{name}.{namespace}.{domain}",
+        "address": {"url": f"http://{name}.{namespace}.{domain}"},
+        "observedGeneration": obj["metadata"].get("generation", 1),
+        "conditions": [ingress, deploy, predictor, ready],
+        "components": {"predictor": components},
+        "modelStatus": model_status,
+    }
+
+
+def _why_not(view: RevisionView) -> tuple[str, str]:
+    if view.failed:
+        return "RevisionFailed", f"{view.name}: {view.failure}"
+    return "RevisionMissing", f"{view.name} is not ready yet"
+
+
+def _number(name: str) -> int:
+    return revisions.number_of({"metadata": {"name": name}})
+
+
+def invalid(obj: Mapping[str, Any], plan: Plan, domain: str) -> dict[str, Any]:
+    """Status of an InferenceService that has no revision because its spec cannot run."""
+    reason, message = plan.failure or ("InvalidSpec", "the predictor cannot run")
+    name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
+    return {
+        "url": f"http://{name}.{namespace}.{domain}",
+        "observedGeneration": obj["metadata"].get("generation", 1),
+        "conditions": [
+            Condition("IngressReady", False, reason, message),
+            Condition("LatestDeploymentReady", False, reason, message),
+            Condition("PredictorReady", False, reason, message),
+            Condition("Ready", False, reason, message),
+        ],
+        "modelStatus": {
+            "states": {"activeModelState": "", "targetModelState": "FailedToLoad"},
+            "transitionStatus": "InvalidSpec",
+            "lastFailureInfo": {"reason": reason, "message": message},
+        },
+    }
+
+
+def revision(rev: Mapping[str, Any], view: RevisionView, desired: int) -> dict[str, Any]:
+    if view.ready:
+        ready = Condition("Ready", True)
+    elif view.failed:
+        ready = Condition("Ready", False, "FailedToLoad", view.failure or "")
+    else:
+        ready = Condition("Ready", False, "Deploying", "waiting for a replica to become ready")
+    return {
+        "everReady": view.ever_ready,
+        "desiredReplicas": desired,
+        "actualReplicas": view.actual_replicas,
+        "readyReplicas": view.ready_replicas,
+        "restarts": view.restarts,
+        "conditions": [ready],
+    }
+
+
+def with_times(previous: Mapping[str, Any], status: dict[str, Any], now: str) -> dict[str, Any]:
+    """Turn the Condition objects of `status` into stored conditions with transition times."""
+    wanted = status.get("conditions", [])
+    status["conditions"] = conditions.merge(previous.get("conditions", []), wanted, now)
+    return status

@@ -1,0 +1,130 @@
+"""Replicas shown as Kubernetes Pods, so `kubectl get pods` and `kubectl logs` work.
+
+Read-only: a replica is a process the replica manager owns, not something a user creates. Its
+log is the file the manager appends the process's output to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from modelplane.controlplane import errors, replicas
+from modelplane.resources import catalog
+
+CONTAINER = "kserve-container"
+_CONTAINER_NAMES = {CONTAINER, "predictor", None, ""}
+_REVISION = re.compile(r"^(?P<isvc>.+)-predictor-\d{5,}$")
+
+
+def pod(replica: replicas.Replica) -> dict[str, Any]:
+    match = _REVISION.match(replica.revision)
+    labels = {
+        catalog.REVISION_LABEL: replica.revision,
+        "component": "predictor",
+        "serving.kserve.io/component": "predictor",
+    }
+    if match:
+        labels[catalog.ISVC_LABEL] = match.group("isvc")
+    phase = {
+        replicas.Phase.READY: "Running",
+        replicas.Phase.STARTING: "Pending",
+        replicas.Phase.BACKOFF: "Pending",
+        replicas.Phase.TERMINATING: "Running",
+    }[replica.phase]
+    started = replica.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if replica.phase == replicas.Phase.BACKOFF:
+        state: dict[str, Any] = {
+            "waiting": {"reason": "CrashLoopBackOff", "message": replica.last_failure or ""}
+        }
+    else:
+        state = {"running": {"startedAt": started}}
+    ready = replica.ready and replica.phase == replicas.Phase.READY
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": replica.name,
+            "namespace": replica.namespace,
+            "uid": f"replica-{replica.name}",
+            "creationTimestamp": started,
+            "labels": labels,
+        },
+        "spec": {"containers": [{"name": CONTAINER, "image": "modelplane"}]},
+        "status": {
+            "phase": phase,
+            "podIP": "127.0.0.1",
+            "hostIP": "127.0.0.1",
+            "startTime": started,
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [
+                {
+                    "name": CONTAINER,
+                    "image": "modelplane",
+                    "imageID": "",
+                    "ready": ready,
+                    "started": replica.pid is not None,
+                    "restartCount": replica.restarts,
+                    "state": state,
+                }
+            ],
+        },
+    }
+
+
+class ReplicaPods:
+    """The API server's PodSource over a replica manager."""
+
+    def __init__(self, manager: replicas.ReplicaManager, *, poll: float = 0.2) -> None:
+        self._manager = manager
+        self._poll = poll
+
+    def list_pods(self, namespace: str | None) -> list[dict[str, Any]]:
+        return [
+            pod(r)
+            for r in self._manager.all()
+            if namespace is None or r.namespace == namespace
+        ]
+
+    def read_log(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        follow: bool,
+        tail_lines: int | None,
+    ) -> AsyncIterator[bytes]:
+        replica = self._manager.find(namespace, name)
+        if replica is None:
+            raise errors.NotFound(f'pods "{name}" not found')
+        if container not in _CONTAINER_NAMES:
+            raise errors.BadRequest(
+                f"container {container} is not valid for pod {name}: use {CONTAINER}"
+            )
+        return self._stream(replica.log_path, follow, tail_lines)
+
+    async def _stream(
+        self, path: Any, follow: bool, tail_lines: int | None
+    ) -> AsyncIterator[bytes]:
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            return
+        try:
+            data = handle.read()
+            if tail_lines is not None:
+                lines = data.splitlines(keepends=True)
+                data = b"".join(lines[-tail_lines:]) if tail_lines > 0 else b""
+            if data:
+                yield data
+            while follow:
+                chunk = handle.read()
+                if chunk:
+                    yield chunk
+                else:
+                    await asyncio.sleep(self._poll)
+        finally:
+            handle.close()

@@ -1,0 +1,265 @@
+"""The InferenceService reconciler: desired state in the store becomes revisions, replicas,
+routes and status.
+
+Level-triggered, as kopf and Kubernetes controllers are: every pass reads all desired state (the
+store) and all actual state (replicas, gateway load) and converges, so a missed event or a
+restart of the control plane loses nothing. A pass is synchronous and short; it never waits on
+a process — replicas converge in the background and call back, which triggers the next pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modelplane.controlplane import (
+    autoscaler,
+    errors,
+    isvc_status,
+    replicas,
+    revisions,
+    store,
+    templates,
+    traffic,
+)
+from modelplane.controlplane.gateway import Gateway, routes
+from modelplane.controlplane.settings import UpSettings
+from modelplane.resources import builtin, catalog
+
+log = logging.getLogger("modelplane.controlplane")
+
+WATCHED = (
+    catalog.INFERENCE_SERVICE,
+    catalog.SERVING_RUNTIME,
+    catalog.CLUSTER_SERVING_RUNTIME,
+)
+
+
+@dataclass
+class _Outcome:
+    route: routes.ServiceRoute | None = None
+    keep: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        objects: store.Store,
+        manager: replicas.ReplicaManager,
+        gateway: Gateway,
+        scaler: autoscaler.Autoscaler,
+        settings: UpSettings,
+        *,
+        serve_argv: Sequence[str],
+        now: Callable[[], datetime],
+        clock: Callable[[], float],
+    ) -> None:
+        self._store = objects
+        self._replicas = manager
+        self._gateway = gateway
+        self._scaler = scaler
+        self._settings = settings
+        self._serve_argv = tuple(serve_argv)
+        self._now = now
+        self._clock = clock
+        self._dirty = asyncio.Event()
+        self._last_sample = float("-inf")
+        self.passes = 0
+
+    def poke(self) -> None:
+        """Something changed: run a pass soon."""
+        self._dirty.set()
+
+    def on_demand(self, namespace: str, revision: str) -> None:
+        """The activator holds a request for a revision with no replica: scale it up now."""
+        self._scaler.poke((namespace, revision))
+        self.poke()
+
+    async def run(self) -> None:
+        """Reconcile on every change, and at least once per tick (autoscaling, backoff)."""
+        watchers = [asyncio.create_task(self._watch(kind)) for kind in WATCHED]
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._dirty.wait(), timeout=self._settings.tick)
+                except TimeoutError:
+                    pass
+                self._dirty.clear()
+                try:
+                    self.reconcile()
+                except Exception:
+                    log.exception("reconcile failed; retry in %s s", self._settings.tick)
+        finally:
+            for task in watchers:
+                task.cancel()
+
+    async def _watch(self, kind: catalog.Kind) -> None:
+        while True:
+            try:
+                async for _event in self._store.watch(kind):
+                    self.poke()
+            except errors.Expired:
+                self.poke()
+
+    # -- one pass -------------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        self.passes += 1
+        self._sample()
+        services, _ = self._store.list(catalog.INFERENCE_SERVICE)
+        owned: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for rev in self._store.list(catalog.REVISION)[0]:
+            meta = rev["metadata"]
+            owned[(meta["namespace"], meta.get("labels", {}).get(catalog.ISVC_LABEL, ""))].append(
+                rev
+            )
+        runtimes = templates.Runtimes(
+            namespaced=self._store.list(catalog.SERVING_RUNTIME)[0],
+            cluster=self._store.list(catalog.CLUSTER_SERVING_RUNTIME)[0]
+            + builtin.cluster_runtimes(),
+        )
+        table: list[routes.ServiceRoute] = []
+        keep: set[tuple[str, str]] = set()
+        for obj in services:
+            meta = obj["metadata"]
+            key = (meta["namespace"], meta["name"])
+            outcome = self._one(obj, owned.pop(key, []), runtimes)
+            keep |= outcome.keep
+            if outcome.route is not None:
+                table.append(outcome.route)
+        for (namespace, _name), orphans in owned.items():
+            for rev in orphans:  # their InferenceService is gone: so are they
+                self._store.delete(catalog.REVISION, namespace, rev["metadata"]["name"])
+                self._scaler.forget((namespace, rev["metadata"]["name"]))
+        self._replicas.retain(keep)
+        self._gateway.set_routes(table)
+
+    def _sample(self) -> None:
+        now = self._clock()
+        if now - self._last_sample < self._settings.tick * 0.9:
+            return
+        self._last_sample = now
+        for key, current in self._gateway.load().items():
+            self._scaler.observe(key, current)
+
+    def _one(
+        self, obj: dict[str, Any], revs: list[dict[str, Any]], runtimes: templates.Runtimes
+    ) -> _Outcome:
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        revs.sort(key=revisions.number_of)
+        plan = templates.plan(obj, runtimes, serve_argv=self._serve_argv)
+        latest = revs[-1] if revs else None
+        if plan.spec is not None and (
+            latest is None or revisions.digest_of(latest) != revisions.digest(plan.spec)
+        ):
+            number = (revisions.number_of(latest) if latest else 0) + 1
+            latest = self._store.create(catalog.REVISION, revisions.new(obj, number, plan.spec))
+            revs.append(latest)
+            log.info("%s/%s: created revision %s", namespace, name, latest["metadata"]["name"])
+        outcome = _Outcome()
+        if latest is None:
+            self._write_status(obj, isvc_status.invalid(obj, plan, self._settings.domain))
+            return outcome
+        views = {
+            rev["metadata"]["name"]: isvc_status.RevisionView.of(
+                rev, self._replicas.replicas(namespace, rev["metadata"]["name"])
+            )
+            for rev in revs
+        }
+        latest_name = latest["metadata"]["name"]
+        canary = plan.canary
+        decision = traffic.decide(
+            latest_name,
+            views[latest_name].ready,
+            canary,
+            isvc_status.rollout_of(obj),
+            known=set(views),
+        )
+        targets: list[routes.RevisionTarget] = []
+        for rev in revs:
+            rev_name = rev["metadata"]["name"]
+            view = views[rev_name]
+            desired = self._desired(namespace, rev, view, decision, canary, rev is latest)
+            self._replicas.ensure(namespace, rev_name, revisions.template_of(rev), desired)
+            outcome.keep.add((namespace, rev_name))
+            self._write_revision_status(rev, view, desired)
+            percent = decision.percent(rev_name)
+            if percent > 0:
+                targets.append(
+                    routes.RevisionTarget(
+                        namespace,
+                        rev_name,
+                        percent,
+                        view.backends,
+                        int(rev["spec"].get("containerConcurrency", 0)),
+                    )
+                )
+        outcome.route = routes.ServiceRoute(
+            namespace,
+            name,
+            hosts=isvc_status.hosts(name, namespace, self._settings.domain),
+            targets=tuple(targets),
+            timeout=plan.timeout,
+            logger=plan.logger,
+        )
+        status = isvc_status.build(obj, plan, views, latest_name, decision, self._settings.domain)
+        self._write_status(obj, status)
+        return outcome
+
+    def _desired(
+        self,
+        namespace: str,
+        rev: dict[str, Any],
+        view: isvc_status.RevisionView,
+        decision: traffic.Decision,
+        canary: int | None,
+        is_latest: bool,
+    ) -> int:
+        key = (namespace, rev["metadata"]["name"])
+        policy = templates.policy_of(rev, self._settings)
+        if decision.percent(key[1]) > 0:
+            wanted = self._scaler.desired(key, policy, view.ready_replicas)
+            # Knative's initial scale: a revision that never served must come up once.
+            return max(wanted, 1) if not view.ready else wanted
+        if is_latest and not view.ready and (canary is None or canary > 0):
+            return max(1, policy.min_replicas)
+        self._scaler.forget(key)
+        return 0
+
+    # -- status -----------------------------------------------------------------------------
+
+    def _write_status(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
+        status = isvc_status.with_times(obj.get("status", {}), status, self._timestamp())
+        if status == obj.get("status"):
+            return
+        fresh = {**obj, "metadata": _without_version(obj["metadata"]), "status": status}
+        try:
+            self._store.replace_status(catalog.INFERENCE_SERVICE, fresh)
+        except errors.NotFound:
+            pass  # deleted meanwhile; the next pass cleans up
+
+    def _write_revision_status(
+        self, rev: dict[str, Any], view: isvc_status.RevisionView, desired: int
+    ) -> None:
+        status = isvc_status.revision(rev, view, desired)
+        status = isvc_status.with_times(rev.get("status", {}), status, self._timestamp())
+        if status == rev.get("status"):
+            return
+        rev["status"] = status
+        fresh = {**rev, "metadata": _without_version(rev["metadata"])}
+        try:
+            self._store.replace_status(catalog.REVISION, fresh)
+        except errors.NotFound:
+            pass
+
+    def _timestamp(self) -> str:
+        return self._now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _without_version(meta: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in meta.items() if k != "resourceVersion"}

@@ -1,0 +1,52 @@
+"""The settings of `modelplane up`: the single source of its options.
+
+Like `modelplane serve`, the command line is derived from this model, each option also read
+from `MODELPLANE_<FIELD>`, so `MODELPLANE_HOME` moves the whole state directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ENV_PREFIX = "MODELPLANE_"
+
+
+class UpSettings(BaseModel):
+    """Options of `modelplane up`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Field(
+        Path(".modelplane"),
+        description="State directory: the store, TLS files, kubeconfig, replica logs.",
+    )
+    host: str = Field("127.0.0.1", description="Address the API server and gateway bind.")
+    api_port: int = Field(
+        6443, ge=0, le=65535, description="Kubernetes-style API server port, HTTPS (0: a free one)."
+    )
+    http_port: int = Field(8080, ge=0, le=65535, description="Gateway REST port (0: a free one).")
+    grpc_port: int = Field(
+        8081, ge=-1, le=65535, description="Gateway gRPC port (0: a free one, -1: no gRPC)."
+    )
+    domain: str = Field(
+        "example.com", description="Ingress domain: hosts are {name}.{namespace}.{domain}."
+    )
+    stable_window: float = Field(
+        60.0, gt=0, description="Autoscaler stable window, seconds (Knative's default)."
+    )
+    panic_window: float = Field(6.0, gt=0, description="Autoscaler panic window, seconds.")
+    scale_to_zero_grace: float = Field(
+        30.0, ge=0, description="Idle seconds before a minReplicas: 0 revision scales to zero."
+    )
+    tick: float = Field(
+        1.0, gt=0, description="Seconds between autoscaler samples and periodic reconciles."
+    )
+    activation_timeout: float = Field(
+        120.0, gt=0, description="How long the gateway holds a request waiting for a replica."
+    )
+    drain_timeout: float = Field(
+        30.0, ge=0, description="How long a stopping replica may finish in-flight requests."
+    )
+    log_level: str = Field("info", description="debug, info, warning or error.")

@@ -1,0 +1,173 @@
+"""`modelplane up`: the whole control plane in one process and one event loop.
+
+Assembly only: the store, the API server (HTTPS, token), the gateway (HTTP and gRPC), the
+replica manager, the autoscaler and the reconciler, wired together, started in order and
+stopped in reverse. Everything it knows is in the store or in the replica records under
+`home`, so `kill -9` loses nothing: the next `up` adopts the replicas and carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from modelplane.controlplane import (
+    autoscaler,
+    kubeconfig,
+    listeners,
+    pods,
+    reconciler,
+    replicas,
+    store,
+    tls,
+)
+from modelplane.controlplane.apiserver import app as api_app
+from modelplane.controlplane.gateway import Gateway
+from modelplane.controlplane.settings import UpSettings
+from modelplane.resources import catalog, schema, validation
+
+log = logging.getLogger("modelplane.controlplane")
+
+SERVE_ARGV = (sys.executable, "-m", "modelplane.cli", "serve")
+
+
+def _validate(
+    kind: catalog.Kind, obj: dict[str, Any], field_validation: str
+) -> tuple[dict[str, Any], list[str]]:
+    if not kind.user_writable:
+        return obj, []
+    return validation.validate(obj, field_validation=field_validation)
+
+
+def kubeconfig_path(home: Path) -> Path:
+    return home / "kubeconfig"
+
+
+class ControlPlane:
+    """The running pieces of `modelplane up`; `run()` until `stop()`."""
+
+    def __init__(self, settings: UpSettings, *, clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.home = settings.home.resolve()
+        self.clock = clock
+        self.api_port: int | None = None
+        self.http_port: int | None = None
+        self.grpc_port: int | None = None
+        self.started = asyncio.Event()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        settings, home = self.settings, self.home
+        home.mkdir(parents=True, exist_ok=True)
+        objects = store.Store(home / "store.db")
+        certs = tls.ensure(home / "tls")
+        token = kubeconfig.token(home / "token")
+        scaler = autoscaler.Autoscaler(self.clock)
+        holder: list[reconciler.Reconciler] = []
+
+        def on_demand(namespace: str, revision: str) -> None:
+            if holder:
+                holder[0].on_demand(namespace, revision)
+
+        def on_change() -> None:
+            if holder:
+                holder[0].poke()
+
+        gateway = Gateway(on_demand=on_demand, activation_timeout=settings.activation_timeout)
+        manager = replicas.ReplicaManager(
+            home,
+            on_change=on_change,
+            in_flight=gateway.in_flight,
+            drain_timeout=settings.drain_timeout,
+        )
+        loop = reconciler.Reconciler(
+            objects,
+            manager,
+            gateway,
+            scaler,
+            settings,
+            serve_argv=SERVE_ARGV,
+            now=lambda: datetime.now(UTC),
+            clock=self.clock,
+        )
+        holder.append(loop)
+        api = listeners.listener(
+            api_app.create_app(
+                objects,
+                token=token,
+                validate=_validate,
+                schema=schema.openapi_schema,
+                pods=pods.ReplicaPods(manager),
+            ),
+            settings.host,
+            settings.api_port,
+            certfile=certs.cert,
+            keyfile=certs.key,
+        )
+        gateway_http = listeners.listener(gateway.http_app(), settings.host, settings.http_port)
+        running: list[listeners.Listener] = []
+        task: asyncio.Task[None] | None = None
+        try:
+            await manager.start()  # adopt the replicas an earlier control plane left running
+            self.api_port = await api.begin()
+            running.append(api)
+            kubeconfig.write(
+                kubeconfig_path(home),
+                f"https://{settings.host}:{self.api_port}",
+                certs.ca_pem,
+                token,
+            )
+            self.http_port = await gateway_http.begin()
+            running.append(gateway_http)
+            if settings.grpc_port >= 0:
+                self.grpc_port = await gateway.start_grpc(settings.host, settings.grpc_port)
+            loop.reconcile()
+            task = asyncio.create_task(loop.run())
+            log.info(
+                "API server on https://%s:%s (kubeconfig: %s)",
+                settings.host,
+                self.api_port,
+                kubeconfig_path(home),
+            )
+            log.info(
+                "gateway REST on http://%s:%s and gRPC on %s",
+                settings.host,
+                self.http_port,
+                f"{settings.host}:{self.grpc_port}" if self.grpc_port else "(disabled)",
+            )
+            self.started.set()
+            await self._stop.wait()
+            log.info("shutting down: stopping replicas")
+        finally:
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            for server in reversed(running):
+                await server.end()
+            await gateway.close()
+            await manager.close(stop=True)
+            objects.close()
+            log.info("stopped")
+
+
+def run(settings: UpSettings) -> None:
+    """Run until SIGTERM or SIGINT: the entry point of `modelplane up`."""
+
+    async def main() -> None:
+        plane = ControlPlane(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, plane.stop)
+        await plane.run()
+
+    asyncio.run(main())
