@@ -90,6 +90,9 @@ def validate(
 def _metadata_causes(kind: catalog.Kind, metadata: Any) -> list[meta.Cause]:
     if not isinstance(metadata, dict):
         return [meta.required(["metadata"])]
+    namespace = metadata.get("namespace")
+    if namespace is not None and (not isinstance(namespace, str) or meta.label_errors(namespace)):
+        return [meta.invalid(["metadata", "namespace"], namespace, "must be a DNS-1123 label")]
     name = metadata.get("name")
     if not name:
         if metadata.get("generateName"):
@@ -165,6 +168,7 @@ def _pydantic_causes(exc: pydantic.ValidationError, raw: dict[str, Any]) -> list
             cause = meta.not_supported(loc, value, supported)
         else:
             message = str(error["msg"]).replace("Input should be", "must be")
+            message = re.sub(r" or instance of \w+", "", message).replace("dictionary", "object")
             cause = meta.invalid(loc, value, message)
         causes.setdefault(cause.field, cause)  # one cause per field (unions report each branch)
     return list(causes.values())

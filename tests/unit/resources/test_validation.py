@@ -68,6 +68,11 @@ def refusal(obj: dict[str, Any], field_validation: str = "Strict") -> validation
         (isvc({"model": MODEL}, name="x" * 64), "metadata.name", "FieldValueInvalid"),
         (isvc({"model": MODEL}, name="1abc"), "metadata.name", "FieldValueInvalid"),
         (isvc({"model": MODEL}, name=""), "metadata.name", "FieldValueRequired"),
+        ({**isvc({"model": MODEL}), "metadata": {"name": "a", "namespace": "No"}},
+         "metadata.namespace", "FieldValueInvalid"),
+        (isvc({"model": "sklearn"}), "spec.predictor.model", "FieldValueInvalid"),
+        (isvc(None), "spec.predictor", "FieldValueInvalid"),  # type: ignore[arg-type]
+        ({**isvc({}), "spec": None}, "spec", "FieldValueInvalid"),
         (isvc({"model": {**MODEL, "resources": {"limits": {"cpu": "lots"}}}}),
          "spec.predictor.model.resources.limits.cpu", "FieldValueInvalid"),
         (isvc({"model": {**MODEL, "resources": {"requests": {"memory": "2Gb"}}}}),
@@ -115,6 +120,11 @@ def test_messages_speak_kubernetes() -> None:
     )
     (cause,) = refusal(isvc({"model": MODEL, "foo": 1})).causes
     assert cause.message == 'unknown field "spec.predictor.foo"'
+
+
+def test_a_wrong_type_is_named_in_plain_words() -> None:
+    (cause,) = refusal(isvc({"model": "sklearn"})).causes
+    assert cause.message == 'Invalid value: "sklearn": must be a valid object'
 
 
 def test_max_replicas_zero_means_no_limit() -> None:
