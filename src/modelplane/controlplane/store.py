@@ -210,7 +210,10 @@ class Store:
                 obj["status"] = current["status"]
         if _spec_part(obj) != _spec_part(current):
             meta["generation"] = int(old_meta.get("generation", 1)) + 1
-        return current if dry_run else self._write(kind, namespace, current, obj)
+        if dry_run:
+            meta["resourceVersion"] = old_meta["resourceVersion"]
+            return obj
+        return self._write(kind, namespace, current, obj)
 
     def replace_status(self, kind: catalog.Kind, obj: Obj, *, dry_run: bool = False) -> Obj:
         current, namespace, obj = self._current_for(kind, obj)

@@ -1,0 +1,1 @@
+"""The Kubernetes-compatible API server of `modelplane up` (`app.create_app` builds it)."""
