@@ -243,8 +243,6 @@ class ReplicaManager:
         return http_port, grpc_port
 
     def _notify(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
         if not self._flush_scheduled:
             # Deferred and coalesced: on_change never runs inside ensure() or retain(), so a
             # reconciler that calls ensure() from on_change cannot recurse.
@@ -258,6 +256,9 @@ class ReplicaManager:
             self._on_change()
         except Exception:
             log.exception("replica on_change callback failed")
+        # Waiters wake after on_change, so they see what it saw and did.
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
 
 def _suffix() -> str:
