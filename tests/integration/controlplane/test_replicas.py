@@ -350,3 +350,44 @@ async def test_a_dead_or_foreign_recorded_pid_is_not_adopted(manager: Manager, h
     (fresh,) = second.replicas(NS, REV)
     assert fresh.name != replica.name and fresh.pid != pid
     assert alive(os.getpid())
+
+
+CONTROL_PLANE = """
+import asyncio, sys
+from pathlib import Path
+from modelplane.controlplane import replicas
+
+async def main() -> None:
+    manager = replicas.ReplicaManager(Path(sys.argv[1]), probe_interval=0.02)
+    await manager.start()
+    template = replicas.Template(argv=tuple(sys.argv[2:]), grpc=False)
+    manager.ensure("default", "iris-predictor-00001", template, 1)
+    await manager.wait_for(lambda: any(r.ready for r in manager.all()), 20)
+    print(manager.all()[0].pid, flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_replicas_outlive_a_killed_control_plane_and_are_adopted(
+    manager: Manager, home: Path
+) -> None:
+    control_plane = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CONTROL_PLANE, str(home), *app().argv,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert control_plane.stdout is not None
+    async with asyncio.timeout(TIMEOUT):
+        pid = int(await control_plane.stdout.readline())
+    control_plane.kill()
+    await control_plane.wait()
+    assert alive(pid), "the replica runs on without its control plane"
+
+    mgr = await started(manager)
+    mgr.ensure(NS, REV, app(), 1)
+    await mgr.wait_for(ready(mgr, 1), TIMEOUT)
+    (adopted,) = mgr.replicas(NS, REV)
+    assert adopted.pid == pid and (await get(adopted))["pid"] == pid
+    await mgr.close(stop=True)
+    await until(lambda: not alive(pid))
