@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import uvicorn
 
 from modelplane.controlplane import kubeconfig, store, tls
@@ -108,6 +110,14 @@ class ApiServer:
     @property
     def ca_file(self) -> str:
         return str(self._certs.ca_cert)
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    def client(self, **options: Any) -> httpx.Client:
+        """An httpx client that trusts the server's CA and sends the token."""
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(),
+                            headers={"Authorization": f"Bearer {self.token}"}, **options)
 
     def start(self, timeout: float = 30.0) -> ApiServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
