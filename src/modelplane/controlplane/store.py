@@ -140,6 +140,11 @@ class Store:
     def resource_version(self) -> str:
         return str(self._rv)
 
+    @property
+    def watchers(self) -> int:
+        """How many watches are open (the API server closes them when clients go away)."""
+        return len(self._watches)
+
     # reads
 
     def get(self, kind: catalog.Kind, namespace: str | None, name: str) -> Obj:

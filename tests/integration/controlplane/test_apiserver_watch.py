@@ -119,7 +119,7 @@ def test_too_old_resource_version_is_410(tmp_path: Path) -> None:
 
 
 def test_disconnected_watch_is_forgotten(api_server: ApiServer) -> None:
-    watchers = lambda: api_server.call(lambda db: len(db._watches))  # noqa: E731
+    watchers = lambda: api_server.call(lambda db: db.watchers)  # noqa: E731
     with api_server.client() as client:
         with client.stream("GET", ISVCS, params={"watch": "true"}) as response:
             assert response.status_code == 200
