@@ -209,6 +209,8 @@ class Supervisor:
                         break
                     self._exited(self.process)
                     self.process = None
+                    if self.ready and time.monotonic() - self.ready_since >= timing.backoff_reset:
+                        self.failures = 0  # it served a good while: this is a fresh crash
                 self.phase, self.ready = Phase.BACKOFF, False
                 self.context.notify()
                 delay = backoff_delay(self.failures, timing.backoff_base, timing.backoff_max)
@@ -248,14 +250,11 @@ class Supervisor:
 
     async def _watch(self, process: replica_process.ReplicaProcess) -> None:
         """Probe readiness until ready, then liveness only; return on exit or stop."""
-        timing = self.context.timing
         while not self.stopping.is_set() and not process.exited():
             if not self.ready:
                 if await self._probe() and not process.exited() and not self.stopping.is_set():
                     self._became_ready()
-            elif self.failures and time.monotonic() - self.ready_since >= timing.backoff_reset:
-                self.failures = 0
-            await self._stop_within(timing.probe_interval)
+            await self._stop_within(self.context.timing.probe_interval)
 
     async def _probe(self) -> bool:
         path = self.template.readiness_path

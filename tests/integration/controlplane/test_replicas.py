@@ -59,6 +59,10 @@ def ready(manager: replicas.ReplicaManager, count: int, rev: str = REV) -> Calla
     return check
 
 
+def restarted(manager: replicas.ReplicaManager, times: int) -> Callable[[], bool]:
+    return lambda: manager.replicas(NS, REV)[0].restarts == times
+
+
 async def get(replica: replicas.Replica, path: str = "/") -> Any:
     async with httpx.AsyncClient(trust_env=False) as client:
         response = await client.get(f"http://127.0.0.1:{replica.http_port}{path}")
@@ -391,3 +395,21 @@ async def test_replicas_outlive_a_killed_control_plane_and_are_adopted(
     assert adopted.pid == pid and (await get(adopted))["pid"] == pid
     await mgr.close(stop=True)
     await until(lambda: not alive(pid))
+
+
+async def test_backoff_starts_again_from_the_base_after_serving_a_while(manager: Manager) -> None:
+    """Three crashes, each after being ready longer than backoff_reset (0 s here): each restart
+    waits backoff_base (0.5 s), where without the reset the third would wait 2 s."""
+    mgr = await started(manager, backoff_base=0.5, backoff_max=60.0, backoff_reset=0.0)
+    mgr.ensure(NS, REV, app(), 1)
+    waits = []
+    for crash in (1, 2, 3):
+        await mgr.wait_for(ready(mgr, 1), TIMEOUT)
+        (replica,) = mgr.replicas(NS, REV)
+        assert replica.pid is not None
+        os.kill(replica.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        await mgr.wait_for(restarted(mgr, crash), TIMEOUT)
+        waits.append(time.monotonic() - killed)
+    assert all(wait >= 0.5 for wait in waits), waits
+    assert waits[2] < replicas.backoff_delay(2, 0.5, 60.0), waits
