@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -91,7 +92,7 @@ class ControlPlane(ServeProcess):
         token = config["users"][0]["user"]["token"]
         return httpx.Client(
             base_url=f"https://127.0.0.1:{self.api_port}",
-            verify=str(self.home / "tls" / "ca.crt"),
+            verify=ssl.create_default_context(cafile=self.home / "tls" / "ca.crt"),
             headers={"Authorization": f"Bearer {token}"},
         )
 

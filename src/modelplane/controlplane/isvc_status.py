@@ -35,7 +35,7 @@ class RevisionView:
     @classmethod
     def of(cls, rev: Mapping[str, Any], running: Sequence[replicas.Replica]) -> RevisionView:
         ready = [r for r in running if r.ready and r.phase == replicas.Phase.READY]
-        failures = [r.last_failure for r in running if r.never_ready and r.last_failure]
+        failures = [summary(r.last_failure) for r in running if r.never_ready and r.last_failure]
         return cls(
             name=rev["metadata"]["name"],
             ready_replicas=len(ready),
@@ -60,6 +60,25 @@ class RevisionView:
     @property
     def failed(self) -> bool:
         return not self.ever_ready and self.failure is not None
+
+
+def summary(failure: str) -> str:
+    """The line of a replica's last output that says why it stopped, and its exit code.
+
+    A replica's failure carries the tail of its log; the status wants the one line a person
+    acts on (`modelplane serve` ends with `Error: ...`), without timestamps or ports, so the
+    message stays the same from one restart to the next.
+    """
+    head, _, tail = failure.partition(": ")
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("Error: "):
+            return f"{line[len('Error: '):]} ({head})"
+    for line in reversed(lines):
+        marker = line.find(" ERROR ")
+        if marker >= 0:
+            return f"{line[marker + len(' ERROR '):]} ({head})"
+    return f"{lines[-1]} ({head})" if lines else head
 
 
 def hosts(name: str, namespace: str, domain: str) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ def listener(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     graceful: float = 5.0,
+    date_header: bool = True,
 ) -> Listener:
     config = uvicorn.Config(
         app,
@@ -63,6 +64,7 @@ def listener(
         log_config=None,
         access_log=False,
         server_header=False,
+        date_header=date_header,
         proxy_headers=False,
         timeout_graceful_shutdown=max(1, int(graceful)),
         ssl_certfile=str(certfile) if certfile else None,

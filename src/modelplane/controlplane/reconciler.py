@@ -29,7 +29,7 @@ from modelplane.controlplane import (
 )
 from modelplane.controlplane.gateway import Gateway, routes
 from modelplane.controlplane.settings import UpSettings
-from modelplane.resources import builtin, catalog
+from modelplane.resources import catalog
 
 log = logging.getLogger("modelplane.controlplane")
 
@@ -120,8 +120,7 @@ class Reconciler:
             )
         runtimes = templates.Runtimes(
             namespaced=self._store.list(catalog.SERVING_RUNTIME)[0],
-            cluster=self._store.list(catalog.CLUSTER_SERVING_RUNTIME)[0]
-            + builtin.cluster_runtimes(),
+            cluster=self._store.list(catalog.CLUSTER_SERVING_RUNTIME)[0],
         )
         table: list[routes.ServiceRoute] = []
         keep: set[tuple[str, str]] = set()

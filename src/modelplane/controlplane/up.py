@@ -31,7 +31,7 @@ from modelplane.controlplane import (
 from modelplane.controlplane.apiserver import app as api_app
 from modelplane.controlplane.gateway import Gateway
 from modelplane.controlplane.settings import UpSettings
-from modelplane.resources import catalog, schema, validation
+from modelplane.resources import builtin, catalog, schema, validation
 
 log = logging.getLogger("modelplane.controlplane")
 
@@ -114,10 +114,14 @@ class ControlPlane:
             certfile=certs.cert,
             keyfile=certs.key,
         )
-        gateway_http = listeners.listener(gateway.http_app(), settings.host, settings.http_port)
+        # The replica's answer carries its own Date header; the gateway adds none.
+        gateway_http = listeners.listener(
+            gateway.http_app(), settings.host, settings.http_port, date_header=False
+        )
         running: list[listeners.Listener] = []
         task: asyncio.Task[None] | None = None
         try:
+            _install_builtin_runtimes(objects)
             await manager.start()  # adopt the replicas an earlier control plane left running
             self.api_port = await api.begin()
             running.append(api)
@@ -158,6 +162,16 @@ class ControlPlane:
             await manager.close(stop=True)
             objects.close()
             log.info("stopped")
+
+
+def _install_builtin_runtimes(objects: store.Store) -> None:
+    """Create the built-in ClusterServingRuntimes that are missing, as installing KServe does;
+    one a user changed is left as it is."""
+    kind = catalog.CLUSTER_SERVING_RUNTIME
+    present = {obj["metadata"]["name"] for obj in objects.list(kind)[0]}
+    for runtime in builtin.cluster_runtimes():
+        if runtime["metadata"]["name"] not in present:
+            objects.create(kind, runtime)
 
 
 def run(settings: UpSettings) -> None:

@@ -1,0 +1,115 @@
+"""`modelplane up` as a user drives it: the KServe YAML applied with `modelplane apply` and
+with kubectl, predictions through the gateway, logs, and delete.
+
+Each test starts its own control plane (a subprocess with its own home and free ports) and
+reads as a walk through the README's quick start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.controlplane import ControlPlane, wait_until
+from tests.support.models import IRIS_ROWS, train_sklearn
+
+
+def manifest(name: str, storage: Path, extra: str = "") -> str:
+    return f"""\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: {name}
+spec:
+  predictor:
+{extra}    model:
+      modelFormat:
+        name: sklearn
+      storageUri: file://{storage}
+"""
+
+
+@pytest.fixture(scope="module")
+def iris_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_sklearn(tmp_path_factory.mktemp("iris"))
+
+
+@pytest.fixture
+def plane(tmp_path: Path) -> Iterator[ControlPlane]:
+    with ControlPlane(tmp_path / "home") as running:
+        running.wait_up()
+        yield running
+        assert running.terminate() == 0, running.output
+        # A stopped control plane stops its replicas: no record is left behind.
+        assert not list((tmp_path / "home" / "replicas").glob("*.json"))
+
+
+def test_apply_get_predict_logs_and_delete(plane: ControlPlane, iris_dir: Path) -> None:
+    applied = plane.cli("apply", "-f", "-", input=manifest("sklearn-iris", iris_dir))
+    assert applied.returncode == 0, applied.stderr
+    assert "inferenceservice.serving.kserve.io/sklearn-iris created" in applied.stdout
+    status = plane.wait_ready("sklearn-iris")["status"]
+    assert status["url"] == "http://sklearn-iris.default.example.com"
+    assert status["components"]["predictor"]["latestReadyRevision"] == (
+        "sklearn-iris-predictor-00001"
+    )
+    assert status["modelStatus"]["states"]["activeModelState"] == "Loaded"
+
+    answer = plane.predict("sklearn-iris", IRIS_ROWS)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"predictions": [0, 2]}
+    assert answer.headers["x-modelplane-revision"] == "sklearn-iris-predictor-00001"
+    with plane.gateway() as client:  # by path alone, and over V2
+        tensor = {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": IRIS_ROWS[0]}
+        v2 = client.post("/v2/models/sklearn-iris/infer", json={"inputs": [tensor]})
+        assert v2.status_code == 200, v2.text
+        assert v2.json()["outputs"][0]["data"] == [0]
+        missing = client.post("/v1/models/nope:predict", json={"instances": [[1, 2, 3, 4]]})
+        assert missing.status_code == 404
+
+    table = plane.cli("get", "isvc")
+    assert table.returncode == 0, table.stderr
+    header, row = table.stdout.splitlines()[:2]
+    assert header.split() == ["NAME", "URL", "READY", "PREV", "LATEST", "AGE"]
+    assert row.split()[:3] == ["sklearn-iris", "http://sklearn-iris.default.example.com", "True"]
+    assert row.split()[3] == "100"  # no canary: PREV is empty, LATEST 100
+
+    again = plane.cli("apply", "-f", "-", input=manifest("sklearn-iris", iris_dir))
+    assert "sklearn-iris unchanged" in again.stdout, again.stdout + again.stderr
+
+    logs = plane.cli("logs", "sklearn-iris")
+    assert logs.returncode == 0, logs.stderr
+    assert "serving REST on http://127.0.0.1:" in logs.stdout
+
+    deleted = plane.cli("delete", "isvc", "sklearn-iris")
+    assert deleted.returncode == 0, deleted.stderr
+    wait_until(
+        lambda: plane.predict("sklearn-iris", IRIS_ROWS).status_code == 404,
+        what="the route to go with the InferenceService",
+    )
+    wait_until(
+        lambda: not list((plane.home / "replicas").glob("*.json")), what="replicas to stop"
+    )
+
+
+def test_kubectl_applies_the_same_yaml(plane: ControlPlane, iris_dir: Path) -> None:
+    applied = plane.kubectl("apply", "-f", "-", input=manifest("iris-kubectl", iris_dir))
+    assert applied.returncode == 0, applied.stderr
+    assert "inferenceservice.serving.kserve.io/iris-kubectl created" in applied.stdout
+    waited = plane.kubectl(
+        "wait", "--for=condition=Ready", "isvc/iris-kubectl", "--timeout=120s"
+    )
+    assert waited.returncode == 0, waited.stderr
+    got = plane.kubectl("get", "isvc", "iris-kubectl")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.split()[:6] == ["NAME", "URL", "READY", "PREV", "LATEST", "AGE"]
+    assert "http://iris-kubectl.default.example.com" in got.stdout
+    answer = plane.predict("iris-kubectl", IRIS_ROWS)
+    assert answer.status_code == 200 and answer.json() == {"predictions": [0, 2]}
+    pods = plane.kubectl("get", "pods")
+    assert "iris-kubectl-predictor-00001-" in pods.stdout, pods.stdout + pods.stderr
+    gone = plane.kubectl("delete", "isvc", "iris-kubectl")
+    assert gone.returncode == 0, gone.stderr
+    assert 'inferenceservice.serving.kserve.io "iris-kubectl" deleted' in gone.stdout
