@@ -131,9 +131,13 @@ class Store:
         self._oldest = self._rv  # watches from any rv >= this can be replayed
         self._watches: set[Watch] = set()
 
-    def close(self) -> None:
+    def end_watches(self) -> None:
+        """End every open watch (their streams finish), e.g. before the API server stops."""
         for watch in list(self._watches):
             watch.close()
+
+    def close(self) -> None:
+        self.end_watches()
         self._db.close()
 
     @property

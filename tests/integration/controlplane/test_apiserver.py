@@ -238,3 +238,12 @@ def test_unknown_routes_and_methods(client: httpx.Client) -> None:
     status_of(client.get(f"{ISVCS}/a/scale"), 404, "NotFound")
     status_of(client.post("/version"), 405, "MethodNotAllowed")
     status_of(client.put(ISVCS, json={}), 405, "MethodNotAllowed")
+
+
+def test_aggregated_discovery_request_gets_the_plain_form(client: httpx.Client) -> None:
+    """kubectl asks for APIGroupDiscoveryList first; a plain answer makes it fall back."""
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json")
+    response = client.get("/apis", headers={"Accept": accept})
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["kind"] == "APIGroupList"

@@ -147,3 +147,15 @@ def test_table_watch_for_kubectl_get_w(api_server: ApiServer) -> None:
     assert event["type"] == "ADDED"
     assert event["object"]["kind"] == "Table"
     assert event["object"]["rows"][0]["cells"][0] == "late"
+
+
+def test_ending_watches_finishes_open_streams(api_server: ApiServer) -> None:
+    """`modelplane up` ends watches before stopping the server, so shutdown never waits."""
+    with api_server.client() as client:
+        with client.stream("GET", ISVCS, params={"watch": "true"}) as response:
+            until_watching = time.monotonic() + 5
+            while api_server.call(lambda db: db.watchers) != 1:
+                assert time.monotonic() < until_watching
+                time.sleep(0.02)
+            api_server.call(lambda db: db.end_watches())
+            assert list(response.iter_lines()) == []
