@@ -10,12 +10,13 @@ clients answer by listing again. Used from one thread (the asyncio loop of `mode
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sqlite3
 import string
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -302,8 +303,18 @@ class Store:
         obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
         return current, namespace, obj
 
-    def _transaction(self) -> _Tx:
-        return _Tx(self)
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[int]:
+        """One write: the counter and the row change in the same transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("UPDATE counter SET rv=?", (self._rv + 1,))
+            yield self._rv + 1
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+        self._rv += 1
 
     def _write(self, kind: catalog.Kind, namespace: str, old: Obj | None, obj: Obj) -> Obj:
         meta = obj["metadata"]
@@ -323,24 +334,4 @@ class Store:
         self._history.append(change)
         for watch in list(self._watches):
             watch.offer(change)
-
-
-class _Tx:
-    """One write: bump the counter and change a row in the same transaction."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def __enter__(self) -> int:
-        self._store._db.execute("BEGIN IMMEDIATE")
-        self._store._rv += 1
-        self._store._db.execute("UPDATE counter SET rv=?", (self._store._rv,))
-        return self._store._rv
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self._store._db.execute("COMMIT")
-        else:
-            self._store._db.execute("ROLLBACK")
-            self._store._rv -= 1
 
