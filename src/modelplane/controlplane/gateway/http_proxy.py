@@ -207,23 +207,14 @@ class HttpProxy:
         out.append((b"x-modelplane-revision", lease.target.revision.encode()))
         keep: list[bytes] | None = [] if logger_.wants(route.logger, "response") else None
         kept = 0
-        started = False
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
         async for chunk in response.aiter_raw():
-            if not started:
-                await send(
-                    {"type": "http.response.start", "status": response.status_code, "headers": out}
-                )
-                started = True
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if keep is not None:
                 kept += len(chunk)
                 keep.append(chunk)
                 if kept > self.request_logger.max_body:
                     keep = None
-        if not started:
-            await send(
-                {"type": "http.response.start", "status": response.status_code, "headers": out}
-            )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         if keep is not None:
             self.request_logger.log(
