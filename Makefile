@@ -8,7 +8,7 @@ HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 EXAMPLE := examples/models/sklearn-iris
 
-.PHONY: run test install install-test lint typecheck unit integration proto clean
+.PHONY: run serve test install install-test lint typecheck unit integration proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,14 @@ install-test: $(VENV)/.installed-test
 $(EXAMPLE)/model.joblib: examples/train_iris.py | $(VENV)/.installed-run
 	$(BIN)/python examples/train_iris.py $(EXAMPLE)
 
-## run: install, train the example iris model, serve it on :8080 (REST) and :8081 (gRPC)
+## run: install, train the example iris model, start the control plane with
+##      examples/sklearn-iris.yaml applied; its gateway listens on :8080 (REST) and :8081 (gRPC)
 run: $(VENV)/.installed-run $(EXAMPLE)/model.joblib
+	$(BIN)/modelplane up --apply examples/sklearn-iris.yaml \
+		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
+
+## serve: the model server alone, without the control plane, on the same ports
+serve: $(VENV)/.installed-run $(EXAMPLE)/model.joblib
 	$(BIN)/modelplane serve --model-name sklearn-iris --storage-uri $(EXAMPLE) \
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
@@ -50,7 +56,7 @@ proto: install-test
 	scripts/gen_proto.sh
 
 clean:
-	rm -rf $(VENV) $(EXAMPLE) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(EXAMPLE) .modelplane .pytest_cache .mypy_cache .ruff_cache
 
 ## bench: modelplane side by side with KServe and MLServer (bench/NOTES.md); BENCH_ARGS=--quick
 .PHONY: bench

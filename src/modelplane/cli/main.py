@@ -75,6 +75,7 @@ def up(**values: Any) -> None:
     \b
     Examples:
       modelplane up
+      modelplane up --apply examples/sklearn-iris.yaml
       modelplane apply -f examples/sklearn-iris.yaml
       kubectl --kubeconfig .modelplane/kubeconfig get isvc
     """
@@ -86,8 +87,12 @@ def up(**values: Any) -> None:
         logs.configure(settings.log_level, False)
     except ValueError as exc:
         raise click.UsageError(f"--log-level: {exc}") from None
+    from modelplane.core import errors as core_errors
+
     try:
         control_plane.run(settings)
+    except core_errors.ModelplaneError as exc:
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(
             f"{exc}; is another control plane or server on that port? try --api-port, "

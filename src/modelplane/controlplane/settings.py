@@ -49,4 +49,9 @@ class UpSettings(BaseModel):
     drain_timeout: float = Field(
         30.0, ge=0, description="How long a stopping replica may finish in-flight requests."
     )
+    apply: Path | None = Field(
+        None,
+        description="A manifest file or directory to apply once the control plane is up, "
+        "as `modelplane apply -f` would.",
+    )
     log_level: str = Field("info", description="debug, info, warning or error.")

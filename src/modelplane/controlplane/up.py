@@ -20,6 +20,7 @@ from typing import Any
 
 from modelplane.controlplane import (
     autoscaler,
+    errors,
     kubeconfig,
     listeners,
     pods,
@@ -31,7 +32,7 @@ from modelplane.controlplane import (
 from modelplane.controlplane.apiserver import app as api_app
 from modelplane.controlplane.gateway import Gateway
 from modelplane.controlplane.settings import UpSettings
-from modelplane.resources import builtin, catalog, schema, validation
+from modelplane.resources import builtin, catalog, loading, schema, validation
 
 log = logging.getLogger("modelplane.controlplane")
 
@@ -135,6 +136,9 @@ class ControlPlane:
             running.append(gateway_http)
             if settings.grpc_port >= 0:
                 self.grpc_port = await gateway.start_grpc(settings.host, settings.grpc_port)
+            if settings.apply is not None:
+                for line in apply_manifests(objects, settings.apply):
+                    log.info("%s", line)
             loop.reconcile()
             task = asyncio.create_task(loop.run())
             log.info(
@@ -172,6 +176,35 @@ def _install_builtin_runtimes(objects: store.Store) -> None:
     for runtime in builtin.cluster_runtimes():
         if runtime["metadata"]["name"] not in present:
             objects.create(kind, runtime)
+
+
+def apply_manifests(objects: store.Store, source: Path) -> list[str]:
+    """Create or update each object of a manifest, validated as the API validates it."""
+    done: list[str] = []
+    for document in loading.load_documents(source):
+        kind = catalog.by_kind(document.get("apiVersion", ""), document.get("kind", ""))
+        if kind is None or not kind.user_writable:
+            raise errors.BadRequest(
+                f"{source}: cannot apply {document.get('kind')!r} "
+                f"({document.get('apiVersion')!r}): not a kind modelplane serves"
+            )
+        obj, _warnings = _validate(kind, document, "Strict")
+        meta = obj.setdefault("metadata", {})
+        if kind.namespaced:
+            meta.setdefault("namespace", "default")
+        label = f"{kind.singular}.{kind.group}/{meta['name']}"
+        try:
+            live = objects.get(kind, meta.get("namespace"), meta["name"])
+        except errors.NotFound:
+            objects.create(kind, obj)
+            done.append(f"{label} created")
+            continue
+        if live.get("spec") == obj.get("spec"):
+            done.append(f"{label} unchanged")
+            continue
+        objects.replace(kind, {**live, "spec": obj.get("spec")})
+        done.append(f"{label} configured")
+    return done
 
 
 def run(settings: UpSettings) -> None:
