@@ -194,20 +194,25 @@ class Client:
         )
         return result
 
-    def create(self, kind: catalog.Kind, namespace: str | None, obj: dict[str, Any]) -> Any:
-        return self.request("POST", resource_path(kind, namespace), json=obj)
+    def create(
+        self, kind: catalog.Kind, namespace: str | None, obj: dict[str, Any], **params: str
+    ) -> Any:
+        return self.request("POST", resource_path(kind, namespace), json=obj, params=params)
 
     def replace(self, kind: catalog.Kind, obj: dict[str, Any], *, sub: str | None = None) -> Any:
         meta = obj.get("metadata", {})
         path = resource_path(kind, meta.get("namespace"), meta.get("name"), sub)
         return self.request("PUT", path, json=obj)
 
-    def patch(self, kind: catalog.Kind, namespace: str | None, name: str, patch: Any) -> Any:
+    def patch(
+        self, kind: catalog.Kind, namespace: str | None, name: str, patch: Any, **params: str
+    ) -> Any:
         return self.request(
             "PATCH",
             resource_path(kind, namespace, name),
             content=json.dumps(patch),
             headers={"Content-Type": MERGE_PATCH},
+            params=params,
         )
 
     def delete(self, kind: catalog.Kind, namespace: str | None, name: str) -> Any:

@@ -81,6 +81,14 @@ def find_kind(name: str) -> catalog.Kind:
     return kind
 
 
+def split_kind(kind_name: str, names: tuple[str, ...]) -> tuple[catalog.Kind, tuple[str, ...]]:
+    """KIND with NAMEs, or kubectl's `KIND/NAME` form (`isvc/sklearn-iris`)."""
+    if "/" in kind_name and not names:
+        kind_name, name = kind_name.split("/", 1)
+        names = (name,)
+    return find_kind(kind_name), names
+
+
 Sourced = tuple[str, dict[str, Any]]  # (the -f source it came from, the document)
 
 
@@ -155,9 +163,8 @@ def apply_one(
     desired = {k: v for k, v in doc.items() if k != "status"}
     meta = desired["metadata"] = dict(desired["metadata"])
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    # Byte for byte what kubectl records (empty annotations included), so the two agree.
     recorded = {**desired, "metadata": {**meta, "annotations": annotations}}
-    if not annotations:
-        del recorded["metadata"]["annotations"]
     text = json.dumps(recorded, sort_keys=True, separators=(",", ":")) + "\n"
     meta["annotations"] = {**annotations, LAST_APPLIED: text}
     try:
@@ -165,7 +172,7 @@ def apply_one(
     except apiclient.ApiError as exc:
         if exc.status_code != 404:
             raise
-        client.create(kind, namespace, desired)
+        client.create(kind, namespace, desired, fieldValidation="Strict")
         return "created"
     last = (live.get("metadata", {}).get("annotations") or {}).get(LAST_APPLIED)
     original = json.loads(last) if last else {}
@@ -173,7 +180,7 @@ def apply_one(
     if not patch:
         return "unchanged"
     patch.setdefault("metadata", {})["resourceVersion"] = live["metadata"]["resourceVersion"]
-    client.patch(kind, namespace, meta["name"], patch)
+    client.patch(kind, namespace, meta["name"], patch, fieldValidation="Strict")
     return "configured"
 
 
@@ -246,9 +253,10 @@ def delete(
             ns = document_namespace(kind, doc, namespace, default)
             targets.append((kind, ns, doc["metadata"]["name"]))
         if kind_name:
+            kind, names = split_kind(kind_name, names)
             if not names:
                 raise click.UsageError("give the NAME of what to delete")
-            targets += [(find_kind(kind_name), default, name) for name in names]
+            targets += [(kind, default, name) for name in names]
         failed = False
         for kind, ns, name in targets:
             try:

@@ -49,10 +49,7 @@ def get(
     """
     from modelplane.cli import printing
 
-    if "/" in kind_name and not names:
-        kind_name, name = kind_name.split("/", 1)
-        names = (name,)
-    kind = kube_commands.find_kind(kind_name)
+    kind, names = kube_commands.split_kind(kind_name, names)
     with kube_commands.connect(kubeconfig) as client:
         ns = None if all_namespaces else namespace or client.config.namespace
         if names:
@@ -85,7 +82,7 @@ def describe(
     """Show a resource in detail: metadata, spec, conditions, traffic and revisions."""
     from modelplane.cli import printing
 
-    kind = kube_commands.find_kind(kind_name)
+    kind, names = kube_commands.split_kind(kind_name, names)
     with kube_commands.connect(kubeconfig) as client:
         ns = namespace or client.config.namespace
         items = [client.get(kind, ns, n) for n in names] or client.list(kind, ns)["items"]
@@ -121,7 +118,7 @@ def condition_met(obj: dict[str, Any], condition: str, wanted: str) -> bool:
 
 @click.command()
 @click.argument("kind_name", metavar="KIND")
-@click.argument("name")
+@click.argument("name", required=False)
 @click.option(
     "--for",
     "for_",
@@ -134,7 +131,7 @@ def condition_met(obj: dict[str, Any], condition: str, wanted: str) -> bool:
 @kube_commands.reported
 def wait(
     kind_name: str,
-    name: str,
+    name: str | None,
     for_: str,
     timeout: str,
     namespace: str | None,
@@ -148,7 +145,10 @@ def wait(
     """
     from modelplane.cli import apiclient, printing
 
-    kind = kube_commands.find_kind(kind_name)
+    kind, names = kube_commands.split_kind(kind_name, (name,) if name else ())
+    if len(names) != 1:
+        raise click.UsageError("give KIND NAME or KIND/NAME")
+    name = names[0]
     parts = for_.split("=")
     if parts[0] != "condition" or len(parts) not in (2, 3) or not parts[1]:
         raise click.BadParameter("use --for=condition=NAME[=VALUE]", param_hint="--for")
@@ -197,7 +197,12 @@ def _pods(client: apiclient.Client, namespace: str, name: str) -> list[str]:
 
     path = apiclient.resource_path(apiclient.POD, namespace)
     listed = client.request("GET", path, params={"labelSelector": f"{catalog.ISVC_LABEL}={name}"})
-    return sorted(str(p["metadata"]["name"]) for p in listed.get("items") or [])
+    # Filtered here too: a server may answer the pod list without applying the selector.
+    return sorted(
+        str(p["metadata"]["name"])
+        for p in listed.get("items") or []
+        if (p["metadata"].get("labels") or {}).get(catalog.ISVC_LABEL) == name
+    )
 
 
 @click.command()

@@ -187,12 +187,8 @@ def names(kind: catalog.Kind, items: Iterable[dict[str, Any]]) -> str:
 
 
 def as_list(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "items": list(items),
-        "kind": "List",
-        "metadata": {"resourceVersion": ""},
-    }
+    listed = {"apiVersion": "v1", "items": list(items), "kind": "List"}
+    return {**listed, "metadata": {"resourceVersion": ""}}
 
 
 def dump(document: Any, output: str) -> str:
