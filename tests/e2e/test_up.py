@@ -108,8 +108,10 @@ def test_kubectl_applies_the_same_yaml(plane: ControlPlane, iris_dir: Path) -> N
     assert "http://iris-kubectl.default.example.com" in got.stdout
     answer = plane.predict("iris-kubectl", IRIS_ROWS)
     assert answer.status_code == 200 and answer.json() == {"predictions": [0, 2]}
-    pods = plane.kubectl("get", "pods")
+    pods = plane.kubectl("get", "pods", "-l", "serving.kserve.io/inferenceservice=iris-kubectl")
     assert "iris-kubectl-predictor-00001-" in pods.stdout, pods.stdout + pods.stderr
+    others = plane.kubectl("get", "pods", "-l", "serving.kserve.io/inferenceservice=other")
+    assert "iris-kubectl" not in others.stdout + others.stderr
     gone = plane.kubectl("delete", "isvc", "iris-kubectl")
     assert gone.returncode == 0, gone.stderr
     assert 'inferenceservice.serving.kserve.io "iris-kubectl" deleted' in gone.stdout

@@ -160,6 +160,8 @@ class ControlPlane:
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+            # Open watches (`kubectl get -w`, `wait`) would hold the API server's shutdown.
+            objects.end_watches()
             for server in reversed(running):
                 await server.end()
             await gateway.close()

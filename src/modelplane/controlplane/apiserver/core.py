@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from modelplane.controlplane import errors
+from modelplane.controlplane import errors, selectors
 from modelplane.controlplane.apiserver import context, responses, table
 from modelplane.resources import catalog
 
@@ -98,6 +98,9 @@ def pods_handler(source: PodSource | None) -> Any:
     async def pods(ctx: context.Context, request: Request) -> Response:
         namespace = context.namespace_of(request)
         items = _pods_of(source, namespace)
+        query = request.query_params
+        selects = selectors.matcher(query.get("labelSelector"), query.get("fieldSelector"))
+        items = [p for p in items if selects(p)]
         name = request.path_params.get("name")
         if name is not None:
             items = [p for p in items if p["metadata"]["name"] == name]

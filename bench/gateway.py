@@ -1,0 +1,122 @@
+"""The gateway's cost: the same replica driven directly and through `modelplane up`'s gateway.
+
+`python -m bench.gateway` starts a control plane with one iris InferenceService pinned to one
+replica (minReplicas = maxReplicas = 1), then runs the same wrk load (V1, 2 rows) against the
+replica's private port and against the gateway with the service's Host header, alternating,
+several rounds each. The control plane and its replica share core 0; wrk runs on core 1. The
+report is one table: requests per second and latency both ways, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench import load, payloads
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = """\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: sklearn-iris
+spec:
+  predictor:
+    minReplicas: 1
+    maxReplicas: 1
+    model:
+      modelFormat:
+        name: sklearn
+      storageUri: file://{model}
+"""
+HOST = "Host: sklearn-iris.default.example.com"
+
+
+def start(work: Path, model_dir: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """A control plane on core 0 with the example applied; its gateway port and replica port."""
+    (work / "isvc.yaml").write_text(MANIFEST.format(model=model_dir))
+    log = (work / "up.log").open("w")
+    proc = subprocess.Popen(
+        ["taskset", "-c", "0", sys.executable, "-m", "modelplane.cli", "up",
+         "--home", str(work / "home"), "--api-port", "0", "--http-port", "0",
+         "--grpc-port", "-1", "--apply", str(work / "isvc.yaml")],
+        stdout=log, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    gateway = replica = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = (work / "up.log").read_text()
+        found = re.search(r"gateway REST on http://[\d.]+:(\d+)", text)
+        records = list((work / "home" / "replicas").glob("*.json"))
+        if found and records:
+            gateway = int(found.group(1))
+            replica = int(json.loads(records[0].read_text())["http_port"])
+            try:
+                answer = httpx.post(
+                    f"http://127.0.0.1:{gateway}/v1/models/sklearn-iris:predict",
+                    json={"instances": [[5.1, 3.5, 1.4, 0.2]]},
+                    timeout=5,
+                )
+                if answer.status_code == 200:
+                    return proc, gateway, replica
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)  # a readiness poll, not a guess
+    proc.kill()
+    raise RuntimeError(f"the control plane did not serve:\n{(work / 'up.log').read_text()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, nargs="+", default=[8, 64])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    from tests.support.models import train_sklearn  # the same iris model the tests train
+
+    with tempfile.TemporaryDirectory(prefix="mp-gw-bench-") as tmp:
+        work = Path(tmp)
+        model_dir = train_sklearn(work / "model")
+        body = payloads.Bodies(work / "bodies", model_dir / "model.joblib").get("v1", rows=2)
+        proc, gateway, replica = start(work, model_dir)
+        try:
+            rows = []
+            for connections in args.connections:
+                direct, routed = [], []
+                for _ in range(args.rounds):
+                    direct.append(load.wrk(replica, "/v1/models/sklearn-iris:predict", body,
+                                           connections, args.seconds, core=1))  # fmt: skip
+                    routed_body = payloads.Body(body.path, body.content_type, [HOST])
+                    routed.append(load.wrk(gateway, "/v1/models/sklearn-iris:predict",
+                                           routed_body, connections, args.seconds, core=1))  # fmt: skip
+                rows.append((connections, direct, routed))
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    print(f"\n{'conns':>5}  {'direct req/s':>12}  {'p50/p99 ms':>13}  "
+          f"{'gateway req/s':>13}  {'p50/p99 ms':>13}  {'ratio':>6}  errors")  # fmt: skip
+    for connections, direct, routed in rows:
+        d = statistics.median(r.rps for r in direct)
+        g = statistics.median(r.rps for r in routed)
+        lat = lambda runs: "{:.1f}/{:.1f}".format(  # noqa: E731
+            statistics.median(r.p50_ms for r in runs), statistics.median(r.p99_ms for r in runs)
+        )
+        errors = sum(r.error_count for r in direct + routed)
+        print(f"{connections:>5}  {d:>12,.0f}  {lat(direct):>13}  {g:>13,.0f}  "
+              f"{lat(routed):>13}  {g / d:>6.2f}  {errors}")  # fmt: skip
+    print(f"\n{os.cpu_count()} cores; control plane + replica on core 0, wrk on core 1; "
+          f"median of {args.rounds} x {args.seconds} s rounds")
+
+
+if __name__ == "__main__":
+    main()
