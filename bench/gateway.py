@@ -76,6 +76,12 @@ def start(work: Path, model_dir: Path) -> tuple[subprocess.Popen[str], int, int]
     raise RuntimeError(f"the control plane did not serve:\n{(work / 'up.log').read_text()}")
 
 
+def _latency(runs: list[load.Load]) -> str:
+    p50 = statistics.median(r.p50_ms for r in runs)
+    p99 = statistics.median(r.p99_ms for r in runs)
+    return f"{p50:.1f}/{p99:.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, nargs="+", default=[8, 64])
@@ -91,14 +97,15 @@ def main() -> None:
         proc, gateway, replica = start(work, model_dir)
         try:
             rows = []
+            routed_body = payloads.Body(body.path, body.content_type, [HOST])
+            path = "/v1/models/sklearn-iris:predict"
             for connections in args.connections:
                 direct, routed = [], []
                 for _ in range(args.rounds):
-                    direct.append(load.wrk(replica, "/v1/models/sklearn-iris:predict", body,
-                                           connections, args.seconds, core=1))  # fmt: skip
-                    routed_body = payloads.Body(body.path, body.content_type, [HOST])
-                    routed.append(load.wrk(gateway, "/v1/models/sklearn-iris:predict",
-                                           routed_body, connections, args.seconds, core=1))  # fmt: skip
+                    direct.append(load.wrk(replica, path, body, connections, args.seconds, 1))
+                    routed.append(
+                        load.wrk(gateway, path, routed_body, connections, args.seconds, 1)
+                    )
                 rows.append((connections, direct, routed))
         finally:
             proc.terminate()
@@ -108,12 +115,9 @@ def main() -> None:
     for connections, direct, routed in rows:
         d = statistics.median(r.rps for r in direct)
         g = statistics.median(r.rps for r in routed)
-        lat = lambda runs: "{:.1f}/{:.1f}".format(  # noqa: E731
-            statistics.median(r.p50_ms for r in runs), statistics.median(r.p99_ms for r in runs)
-        )
         errors = sum(r.error_count for r in direct + routed)
-        print(f"{connections:>5}  {d:>12,.0f}  {lat(direct):>13}  {g:>13,.0f}  "
-              f"{lat(routed):>13}  {g / d:>6.2f}  {errors}")  # fmt: skip
+        print(f"{connections:>5}  {d:>12,.0f}  {_latency(direct):>13}  {g:>13,.0f}  "
+              f"{_latency(routed):>13}  {g / d:>6.2f}  {errors}")  # fmt: skip
     print(f"\n{os.cpu_count()} cores; control plane + replica on core 0, wrk on core 1; "
           f"median of {args.rounds} x {args.seconds} s rounds")
 
