@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from modelplane.cli import printing
-from modelplane.resources import catalog
+from modelplane.resources import catalog, printer
 
 NOW = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -71,18 +71,18 @@ def _isvc(name: str, *, created: datetime = NOW, ready: str | None = None) -> di
     ],
 )
 def test_jsonpath_selects_what_kubernetes_printer_columns_select(path: str, expected: list) -> None:
-    assert printing.jsonpath(_isvc("iris", ready="True"), path) == expected
+    assert printer.jsonpath(_isvc("iris", ready="True"), path) == expected
 
 
 def test_jsonpath_reads_label_keys_with_slashes_and_dots() -> None:
     obj = {"metadata": {"labels": {catalog.ISVC_LABEL: "iris"}}}
-    assert printing.jsonpath(obj, catalog.REVISION.columns[0].json_path) == ["iris"]
+    assert printer.jsonpath(obj, catalog.REVISION.columns[0].json_path) == ["iris"]
 
 
 @pytest.mark.parametrize("path", [".a..b", ".a[?(x)]", "a b", ".a[", ".a[?(@.k=~1)]"])
 def test_jsonpath_outside_the_subset_is_refused(path: str) -> None:
-    with pytest.raises(printing.JsonPathError, match="unsupported JSONPath"):
-        printing.jsonpath({"a": {"b": 1}}, path)
+    with pytest.raises(printer.JsonPathError, match="unsupported JSONPath"):
+        printer.jsonpath({"a": {"b": 1}}, path)
 
 
 @pytest.mark.parametrize(
@@ -97,15 +97,15 @@ def test_jsonpath_outside_the_subset_is_refused(path: str) -> None:
     ],
 )  # fmt: skip
 def test_human_duration_rounds_as_kubectl_does(seconds: int, shown: str) -> None:
-    assert printing.human_duration(seconds) == shown
+    assert printer.human_duration(seconds) == shown
 
 
 def test_age_reads_rfc3339_timestamps() -> None:
-    assert printing.age("2026-05-01T11:55:00Z", NOW) == "5m"
-    assert printing.age("2026-05-01T08:00:00+00:00", NOW) == "4h"
-    assert printing.age("2026-04-27T12:00:00", NOW) == "4d"
-    assert printing.age(None, NOW) == "<unknown>"
-    assert printing.age("yesterday", NOW) == "<unknown>"
+    assert printer.age("2026-05-01T11:55:00Z", NOW) == "5m"
+    assert printer.age("2026-05-01T08:00:00+00:00", NOW) == "4h"
+    assert printer.age("2026-04-27T12:00:00", NOW) == "4d"
+    assert printer.age(None, NOW) == "<unknown>"
+    assert printer.age("yesterday", NOW) == "<unknown>"
 
 
 def test_inference_service_table_has_kserves_columns_aligned_like_kubectl() -> None:
