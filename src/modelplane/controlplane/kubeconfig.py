@@ -1,4 +1,4 @@
-"""The kubeconfig `modelplane up` writes, and reading one back for the CLI; plus the API token.
+"""The kubeconfig `modelplane up` writes, and the API token in it.
 
 kubectl, the `kubernetes` client and `modelplane` itself find the API server through the same
 file: one cluster with the CA inline, one user with the bearer token, context `modelplane`.
@@ -9,22 +9,11 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from modelplane.core import errors as core_errors
-
 CONTEXT = "modelplane"
-
-
-@dataclass(frozen=True)
-class Config:
-    server: str
-    ca_pem: bytes
-    token: str
 
 
 def token(path: Path) -> str:
@@ -56,33 +45,6 @@ def write(path: Path, server_url: str, ca_pem: bytes, token: str) -> None:
         "preferences": {},
     }
     _write_private(path, yaml.safe_dump(document, sort_keys=False))
-
-
-def read(path: Path) -> Config:
-    """Server, CA and token of the current context of the kubeconfig at `path`."""
-    try:
-        document: Any = yaml.safe_load(path.read_text())
-        current = document.get("current-context") or CONTEXT
-        context = _named(document, "contexts", current)["context"]
-        cluster = _named(document, "clusters", context["cluster"])["cluster"]
-        user = _named(document, "users", context["user"])["user"]
-        return Config(
-            server=str(cluster["server"]),
-            ca_pem=base64.b64decode(cluster.get("certificate-authority-data", "")),
-            token=str(user.get("token", "")),
-        )
-    except FileNotFoundError:
-        raise core_errors.ModelplaneError(
-            f"no kubeconfig at {path}; is `modelplane up` running?") from None
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise core_errors.ModelplaneError(f"{path} is not a usable kubeconfig: {exc}") from None
-
-
-def _named(document: Any, section: str, name: str) -> Any:
-    for entry in document.get(section) or []:
-        if entry.get("name") == name:
-            return entry
-    raise KeyError(f"{section[:-1]} {name!r}")
 
 
 def _write_private(path: Path, text: str) -> None:
