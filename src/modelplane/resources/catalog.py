@@ -63,7 +63,7 @@ INFERENCE_SERVICE = Kind(
         Column(
             "Latest",
             "integer",
-            '.status.components.predictor.traffic[?(@.latestRevision==true)].percent',
+            ".status.components.predictor.traffic[?(@.latestRevision==true)].percent",
         ),
         Column(
             "PrevRolledoutRevision",
