@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -136,4 +137,50 @@ def test_a_crashed_replica_is_restarted_and_counted(
         pods = plane.kubectl("get", "pods")
         row = next(line for line in pods.stdout.splitlines() if line.startswith(name))
         assert row.split()[3] == "1", pods.stdout  # RESTARTS
+        assert plane.terminate() == 0, plane.output
+
+
+def test_load_scales_a_revision_out_and_idle_scales_it_back(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    extra = "    containerConcurrency: 1\n    scaleTarget: 1\n    maxReplicas: 2\n"
+    with ControlPlane(tmp_path / "home") as plane:
+        plane.wait_up()
+        apply(plane, manifest("iris", models[0], extra=extra))
+        plane.wait_ready("iris")
+        assert plane.revision(R1)["status"]["actualReplicas"] == 1
+        stop = threading.Event()
+        failures: list[int] = []
+
+        def load() -> None:
+            with plane.gateway() as client:
+                while not stop.is_set():
+                    response = client.post(
+                        "/v1/models/iris:predict",
+                        json={"instances": IRIS_ROWS * 200},
+                        headers={"Host": "iris.default.example.com"},
+                    )
+                    if response.status_code != 200:
+                        failures.append(response.status_code)
+
+        workers = [threading.Thread(target=load) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        try:
+            # Four requests at a time against a target of one per replica: out to maxReplicas.
+            wait_until(
+                lambda: plane.revision(R1)["status"].get("readyReplicas") == 2,
+                what="a second replica under load",
+            )
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(60)
+        assert not failures
+        assert plane.revision(R1)["status"]["desiredReplicas"] == 2  # never past maxReplicas
+        # Idle again: back down to minReplicas (1), not to zero.
+        wait_until(
+            lambda: plane.revision(R1)["status"].get("actualReplicas") == 1,
+            what="scale back to minReplicas",
+        )
         assert plane.terminate() == 0, plane.output
