@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tritonclient.grpc as triton
 
 from tests.support.controlplane import ControlPlane, wait_until
 from tests.support.models import IRIS_ROWS, train_sklearn
@@ -68,6 +70,17 @@ def test_apply_get_predict_logs_and_delete(plane: ControlPlane, iris_dir: Path) 
         assert v2.json()["outputs"][0]["data"] == [0]
         missing = client.post("/v1/models/nope:predict", json={"instances": [[1, 2, 3, 4]]})
         assert missing.status_code == 404
+
+    # gRPC through the gateway's :8081, routed by model_name, with Triton's own client.
+    grpc_client = triton.InferenceServerClient(f"127.0.0.1:{plane.grpc_port}")
+    assert grpc_client.is_server_live() and grpc_client.is_model_ready("sklearn-iris")
+    tensor_in = triton.InferInput("input-0", [2, 4], "FP32")
+    tensor_in.set_data_from_numpy(np.array(IRIS_ROWS, dtype=np.float32))
+    result = grpc_client.infer("sklearn-iris", [tensor_in])
+    assert result.as_numpy("output-0").tolist() == [0, 2]
+    with pytest.raises(triton.InferenceServerException, match="NOT_FOUND"):
+        grpc_client.infer("nope", [tensor_in])
+    grpc_client.close()
 
     table = plane.cli("get", "isvc")
     assert table.returncode == 0, table.stderr
