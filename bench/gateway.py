@@ -72,7 +72,8 @@ def start(work: Path, model_dir: Path) -> tuple[subprocess.Popen[str], int, int]
             except httpx.HTTPError:
                 pass
         time.sleep(0.2)  # a readiness poll, not a guess
-    proc.kill()
+    proc.terminate()  # SIGTERM: the control plane stops its replicas (SIGKILL would leave them)
+    proc.wait(60)
     raise RuntimeError(f"the control plane did not serve:\n{(work / 'up.log').read_text()}")
 
 
