@@ -16,12 +16,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import orjson
 
 from modelplane.controlplane.gateway import balancer as balancer_
 from modelplane.controlplane.gateway import logger as logger_
 from modelplane.controlplane.gateway import routes as routes_
+from modelplane.controlplane.gateway import upstream
 
 Scope = dict[str, Any]
 Receive = Callable[[], Any]
@@ -43,17 +43,10 @@ HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
-# httpx adds these unless told otherwise; a proxy must send only what the client sent.
-_CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent")
-# Raised before any answer came back: the replica is gone or going, the request is safe to resend.
-RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError)
+# The server running this app (uvicorn) writes its own.
+_RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server"}
 _JSON = [(b"content-type", b"application/json")]
 _HEALTHZ = orjson.dumps({"status": "ok"})
-
-
-def new_client() -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=2048, max_keepalive_connections=512, keepalive_expiry=30)
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(None, connect=10.0))
 
 
 async def send_error(send: Send, status: int, message: str) -> None:
@@ -73,7 +66,7 @@ class HttpProxy:
         self.balancer = balancer
         self.request_logger = request_logger
         self.clock = clock
-        self.client = new_client()
+        self.client = upstream.Client()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -149,7 +142,7 @@ class HttpProxy:
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
         path = target.decode("latin-1")
-        sent = {name.decode("latin-1") for name, _ in headers}
+        method = scope["method"]
         log_request = logger_.wants(route.logger, "request")
         request_id = ""
         if route.logger is not None:
@@ -158,15 +151,10 @@ class HttpProxy:
         try:
             while True:
                 lease = await self.balancer.acquire(route, ticket, deadline)
-                request = self.client.build_request(
-                    scope["method"], lease.backend.http_url + path, headers=headers, content=body
-                )
-                for name in _CLIENT_DEFAULTS:
-                    if name not in sent:
-                        del request.headers[name]
+                pool = self.client.pool(lease.backend.http_url)
                 try:
-                    response = await self.client.send(request, stream=True)
-                except RETRYABLE:
+                    response = await pool.request(method, path, headers, body)
+                except upstream.Unreachable:
                     ticket.excluded.add(lease.backend.name)
                     self.balancer.release(lease)
                     continue
@@ -182,12 +170,12 @@ class HttpProxy:
                     revision=lease.target.revision,
                     endpoint=path,
                     body=body,
-                    content_type=request.headers.get("content-type"),
+                    content_type=_header(headers, b"content-type"),
                 )
             try:
                 await self._relay(route, lease, response, send, request_id, path)
             finally:
-                await response.aclose()
+                response.close()
                 self.balancer.release(lease)
         finally:
             self.balancer.finish(ticket)
@@ -196,19 +184,20 @@ class HttpProxy:
         self,
         route: routes_.ServiceRoute,
         lease: balancer_.Lease,
-        response: httpx.Response,
+        response: upstream.Response,
         send: Send,
         request_id: str,
         path: str,
     ) -> None:
-        out = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
-        if "content-length" in response.headers:
-            out.append((b"content-length", response.headers["content-length"].encode()))
+        out = [(k, v) for k, v in response.headers if k.lower() not in _RESPONSE_DROPPED]
+        length = response.header(b"content-length")
+        if length is not None:
+            out.append((b"content-length", length))
         out.append((b"x-modelplane-revision", lease.target.revision.encode()))
         keep: list[bytes] | None = [] if logger_.wants(route.logger, "response") else None
         kept = 0
-        await send({"type": "http.response.start", "status": response.status_code, "headers": out})
-        async for chunk in response.aiter_raw():
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        async for chunk in response.chunks():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if keep is not None:
                 kept += len(chunk)
@@ -224,8 +213,13 @@ class HttpProxy:
                 revision=lease.target.revision,
                 endpoint=path,
                 body=b"".join(keep),
-                content_type=response.headers.get("content-type"),
+                content_type=_header(response.headers, b"content-type"),
             )
 
     async def close(self) -> None:
-        await self.client.aclose()
+        self.client.close()
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+    value = next((v for k, v in headers if k.lower() == name), None)
+    return None if value is None else value.decode("latin-1")
