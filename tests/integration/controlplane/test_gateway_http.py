@@ -20,7 +20,13 @@ import orjson
 import pytest
 import uvicorn
 
-from modelplane.controlplane.gateway import Backend, Gateway, RevisionTarget, ServiceRoute
+from modelplane.controlplane.gateway import (
+    Backend,
+    Gateway,
+    LoggerSpec,
+    RevisionTarget,
+    ServiceRoute,
+)
 
 DOMAIN = "example.com"
 
@@ -33,6 +39,7 @@ class Replica:
         self.gate = asyncio.Event()
         self.entered: asyncio.Queue[str] = asyncio.Queue()
         self.chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.logged: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
         self.url = ""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -49,6 +56,8 @@ class Replica:
                 break
         path = scope["path"]
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        if path == "/log":
+            await self.logged.put((headers, body))
         if path.startswith("/hold"):
             await self.entered.put(path)
             await self.gate.wait()
@@ -288,3 +297,38 @@ async def test_bodies_pass_untouched(content_type: str, encoding: str | None, bo
         assert raw == body  # the bytes the replica got, echoed, compared undecoded
         assert answer.headers.get("content-encoding") == encoding
         assert answer.headers["content-type"] == content_type
+
+
+async def test_request_logger_posts_cloudevents_without_delaying_the_answer() -> None:
+    async with replicas("a", "sink") as r, gateway() as (gw, client):
+        spec = LoggerSpec(f"{r['sink'].url}/log", "all")
+        gw.set_routes([route("iris", revision("iris-1", 100, r["a"]), logger=spec)])
+        answer = await client.post(
+            "/v1/models/iris:predict",
+            content=b'{"instances": [[1]]}',
+            headers={"x-request-id": "req-7"},
+        )
+        assert answer.status_code == 200
+        events = [await asyncio.wait_for(r["sink"].logged.get(), 10) for _ in range(2)]
+        by_type = {headers["ce-type"]: (headers, body) for headers, body in events}
+        request_headers, request_body = by_type["org.kubeflow.serving.inference.request"]
+        assert request_body == b'{"instances": [[1]]}'
+        assert request_headers["ce-id"] == "req-7" and request_headers["ce-specversion"] == "1.0"
+        assert request_headers["ce-inferenceservicename"] == "iris"
+        assert request_headers["ce-namespace"] == "default"
+        _, response_body = by_type["org.kubeflow.serving.inference.response"]
+        assert response_body == answer.content
+
+
+async def test_keep_alive_connections_are_reused_and_survive_a_replica_closing_them() -> None:
+    async with replicas("a") as r, gateway() as (gw, client):
+        gw.set_routes([route("iris", revision("iris-1", 100, r["a"]))])
+        assert (await client.post("/v1/models/iris:predict")).status_code == 200
+        pool = gw.http_app().client.pool(r["a"].url)
+        assert len(pool.idle) == 1
+        first = pool.idle[0]
+        assert (await client.post("/v1/models/iris:predict")).status_code == 200
+        assert pool.idle == [first]  # the same connection again
+        first.abort()  # as a replica's keep-alive timeout would
+        assert (await client.post("/v1/models/iris:predict")).status_code == 200
+        assert gw.in_flight("a") == 0

@@ -44,13 +44,12 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.error: Exception | None = None
         self.waiter: asyncio.Future[None] | None = None
-        self.started = False
+        self.keep_alive = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
-        self.started = True
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -88,13 +87,14 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()  # only meaningful inside the callback
         self.complete = True
         self._wake()
 
     def start(self, data: bytes) -> asyncio.Future[None]:
         assert self.transport is not None
         self.status, self.headers, self.complete, self.error = 0, [], False, None
-        self.started = False
+        self.keep_alive = False
         self.head = asyncio.get_running_loop().create_future()
         self.transport.write(data)
         return self.head
@@ -142,7 +142,7 @@ class Response:
         if conn is None:
             return
         reusable = self._reusable and conn.complete and not conn.chunks and not conn.closed
-        if reusable and conn.parser.should_keep_alive():
+        if reusable and conn.keep_alive:
             self._pool.give_back(conn)
         else:
             conn.abort()
