@@ -47,15 +47,9 @@ class Gateway:
     def set_routes(self, new_routes: Sequence[routes_.ServiceRoute]) -> None:
         """Swap the whole table at once; wakes requests held for revisions that gained replicas."""
         self.balancer.set_routes(new_routes)
-        self._grpc.prune(
-            {
-                b.grpc_target
-                for r in new_routes
-                for t in r.targets
-                for b in t.backends
-                if b.grpc_target is not None
-            }
-        )
+        backends = [b for r in new_routes for t in r.targets for b in t.backends]
+        self._http.client.prune({b.http_url for b in backends})
+        self._grpc.prune({b.grpc_target for b in backends if b.grpc_target is not None})
 
     def load(self) -> Mapping[tuple[str, str], load.RevisionLoad]:
         return self.balancer.load.snapshot()
