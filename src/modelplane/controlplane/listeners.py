@@ -54,7 +54,6 @@ def listener(
     certfile: Path | None = None,
     keyfile: Path | None = None,
     graceful: float = 5.0,
-    date_header: bool = True,
 ) -> Listener:
     config = uvicorn.Config(
         app,
@@ -64,8 +63,8 @@ def listener(
         log_config=None,
         access_log=False,
         server_header=False,
-        date_header=date_header,
         proxy_headers=False,
+        http="httptools",
         timeout_graceful_shutdown=max(1, int(graceful)),
         ssl_certfile=str(certfile) if certfile else None,
         ssl_keyfile=str(keyfile) if keyfile else None,

@@ -115,10 +115,7 @@ class ControlPlane:
             certfile=certs.cert,
             keyfile=certs.key,
         )
-        # The replica's answer carries its own Date header; the gateway adds none.
-        gateway_http = listeners.listener(
-            gateway.http_app(), settings.host, settings.http_port, date_header=False
-        )
+        gateway_http = listeners.listener(gateway.http_app(), settings.host, settings.http_port)
         running: list[listeners.Listener] = []
         task: asyncio.Task[None] | None = None
         try:
@@ -219,4 +216,9 @@ def run(settings: UpSettings) -> None:
             loop.add_signal_handler(sig, plane.stop)
         await plane.run()
 
-    asyncio.run(main())
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        asyncio.run(main())
+    else:
+        uvloop.run(main())
