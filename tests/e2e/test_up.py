@@ -63,6 +63,7 @@ def test_apply_get_predict_logs_and_delete(plane: ControlPlane, iris_dir: Path) 
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"predictions": [0, 2]}
     assert answer.headers["x-modelplane-revision"] == "sklearn-iris-predictor-00001"
+    assert len(answer.headers.get_list("date")) == 1  # the gateway's, not two
     with plane.gateway() as client:  # by path alone, and over V2
         tensor = {"name": "x", "shape": [1, 4], "datatype": "FP32", "data": IRIS_ROWS[0]}
         v2 = client.post("/v2/models/sklearn-iris/infer", json={"inputs": [tensor]})
