@@ -67,3 +67,9 @@ bench: $(VENV)/.installed-run
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk nghttp2-client; \
 	fi
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## bench-gateway: the same replica driven directly and through the control plane's gateway
+.PHONY: bench-gateway
+bench-gateway: $(VENV)/.installed-test
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.gateway
