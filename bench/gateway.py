@@ -25,26 +25,15 @@ import httpx
 from bench import load, payloads
 
 ROOT = Path(__file__).resolve().parents[1]
-MANIFEST = """\
-apiVersion: serving.kserve.io/v1beta1
-kind: InferenceService
-metadata:
-  name: sklearn-iris
-spec:
-  predictor:
-    minReplicas: 1
-    maxReplicas: 1
-    model:
-      modelFormat:
-        name: sklearn
-      storageUri: file://{model}
-"""
 HOST = "Host: sklearn-iris.default.example.com"
 
 
 def start(work: Path, model_dir: Path) -> tuple[subprocess.Popen[str], int, int]:
     """A control plane on core 0 with the example applied; its gateway port and replica port."""
-    (work / "isvc.yaml").write_text(MANIFEST.format(model=model_dir))
+    from tests.support.manifests import sklearn_isvc
+
+    one_replica = "    minReplicas: 1\n    maxReplicas: 1\n"
+    (work / "isvc.yaml").write_text(sklearn_isvc("sklearn-iris", model_dir, one_replica))
     log = (work / "up.log").open("w")
     proc = subprocess.Popen(
         ["taskset", "-c", "0", sys.executable, "-m", "modelplane.cli", "up",

@@ -13,26 +13,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.test_up import manifest
 from tests.support.controlplane import ControlPlane, wait_until
-from tests.support.models import IRIS_ROWS, train_sklearn
+from tests.support.manifests import sklearn_isvc
+from tests.support.models import IRIS_ROWS
 
 R1, R2 = "iris-predictor-00001", "iris-predictor-00002"
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return (
-        train_sklearn(tmp_path_factory.mktemp("v1")),
-        train_sklearn(tmp_path_factory.mktemp("v2")),
-    )
-
-
-def apply(plane: ControlPlane, text: str) -> None:
-    result = plane.cli("apply", "-f", "-", input=text)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def replica_pids(home: Path) -> dict[str, int]:
@@ -60,7 +45,7 @@ def test_scale_to_zero_and_the_first_request_after(
 ) -> None:
     with ControlPlane(tmp_path / "home") as plane:
         plane.wait_up()
-        apply(plane, manifest("iris", models[0], extra="    minReplicas: 0\n"))
+        plane.apply(sklearn_isvc("iris", models[0], extra="    minReplicas: 0\n"))
         plane.wait_ready("iris")
         assert plane.predict("iris", IRIS_ROWS).status_code == 200
         # Idle past the grace period: the revision goes to zero replicas and stays Ready.
@@ -86,12 +71,12 @@ def test_kill_9_mid_rollout_loses_nothing(tmp_path: Path, models: tuple[Path, Pa
     v1, v2 = models
     with ControlPlane(home) as first:
         first.wait_up()
-        apply(first, manifest("iris", v1))
+        first.apply(sklearn_isvc("iris", v1))
         first.wait_ready("iris")
         ports = (first.api_port, first.http_port, first.grpc_port)
         old = replica_pids(home)
         assert len(old) == 1
-        apply(first, manifest("iris", v2))  # the rollout begins ...
+        first.apply(sklearn_isvc("iris", v2))  # the rollout begins ...
         first.kill9()  # ... and the control plane dies in the middle of it
     # Its replicas outlive it: they are processes of their own, recorded under home.
     assert all(alive(pid) for pid in old.values())
@@ -123,7 +108,7 @@ def test_a_crashed_replica_is_restarted_and_counted(
 ) -> None:
     with ControlPlane(tmp_path / "home") as plane:
         plane.wait_up()
-        apply(plane, manifest("iris", models[0]))
+        plane.apply(sklearn_isvc("iris", models[0]))
         plane.wait_ready("iris")
         (name, pid), = replica_pids(plane.home).items()
         os.kill(pid, 9)
@@ -146,7 +131,7 @@ def test_load_scales_a_revision_out_and_idle_scales_it_back(
     extra = "    containerConcurrency: 1\n    scaleTarget: 1\n    maxReplicas: 2\n"
     with ControlPlane(tmp_path / "home") as plane:
         plane.wait_up()
-        apply(plane, manifest("iris", models[0], extra=extra))
+        plane.apply(sklearn_isvc("iris", models[0], extra=extra))
         plane.wait_ready("iris")
         assert plane.revision(R1)["status"]["actualReplicas"] == 1
         stop = threading.Event()

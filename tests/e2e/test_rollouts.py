@@ -9,38 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.e2e.test_up import manifest
 from tests.support.controlplane import ControlPlane, wait_until
-from tests.support.models import IRIS_ROWS, train_sklearn
+from tests.support.manifests import sklearn_isvc
+from tests.support.models import IRIS_ROWS
 
 R1, R2 = "iris-predictor-00001", "iris-predictor-00002"
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return (
-        train_sklearn(tmp_path_factory.mktemp("v1")),
-        train_sklearn(tmp_path_factory.mktemp("v2")),
-    )
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    with ControlPlane(tmp_path / "home") as running:
-        running.wait_up()
-        yield running
-        assert running.terminate() == 0, running.output
-
-
-def apply(plane: ControlPlane, text: str) -> None:
-    result = plane.cli("apply", "-f", "-", input=text)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def traffic(plane: ControlPlane) -> dict[str, int]:
@@ -67,11 +44,11 @@ def test_canary_split_rollback_and_promotion(
     plane: ControlPlane, models: tuple[Path, Path]
 ) -> None:
     v1, v2 = models
-    apply(plane, manifest("iris", v1))
+    plane.apply(sklearn_isvc("iris", v1))
     plane.wait_ready("iris")
 
     # A canary: 20% to the new revision once it is ready, 80% stays on the rolled-out one.
-    apply(plane, manifest("iris", v2, extra="    canaryTrafficPercent: 20\n"))
+    plane.apply(sklearn_isvc("iris", v2, extra="    canaryTrafficPercent: 20\n"))
     wait_until(lambda: traffic(plane) == {R2: 20, R1: 80}, what="a 20/80 split")
     seen = answered_by(plane, 1000)
     assert abs(seen[R2] - 200) <= 40, seen  # within 4 points of 20%
@@ -83,12 +60,12 @@ def test_canary_split_rollback_and_promotion(
     assert table[1].split()[3:5] == ["80", "20"]  # PREV, LATEST
 
     # 0 rolls back: everything to the rolled-out revision.
-    apply(plane, manifest("iris", v2, extra="    canaryTrafficPercent: 0\n"))
+    plane.apply(sklearn_isvc("iris", v2, extra="    canaryTrafficPercent: 0\n"))
     wait_until(lambda: traffic(plane) == {R2: 0, R1: 100}, what="the rollback")
     assert answered_by(plane, 50) == Counter({R1: 50})
 
     # Removing the percentage promotes the latest revision; the old one drains and stops.
-    apply(plane, manifest("iris", v2))
+    plane.apply(sklearn_isvc("iris", v2))
     wait_until(lambda: traffic(plane) == {R2: 100}, what="the promotion")
     assert answered_by(plane, 50) == Counter({R2: 50})
     promoted = plane.isvc("iris")["status"]["components"]["predictor"]
@@ -103,7 +80,7 @@ def test_a_rollout_under_load_fails_no_request(
     plane: ControlPlane, models: tuple[Path, Path]
 ) -> None:
     v1, v2 = models
-    apply(plane, manifest("iris", v1))
+    plane.apply(sklearn_isvc("iris", v1))
     plane.wait_ready("iris")
     statuses: Counter[int] = Counter()
     revisions: Counter[str] = Counter()
@@ -125,7 +102,7 @@ def test_a_rollout_under_load_fails_no_request(
         worker.start()
     try:
         wait_until(lambda: statuses.total() > 50, what="load to begin")
-        apply(plane, manifest("iris", v2))
+        plane.apply(sklearn_isvc("iris", v2))
         wait_until(lambda: traffic(plane) == {R2: 100}, what="the new revision to take over")
         wait_until(
             lambda: plane.revision(R1)["status"]["actualReplicas"] == 0, what=f"{R1} to stop"
@@ -144,9 +121,9 @@ def test_a_revision_that_cannot_load_never_takes_traffic(
     plane: ControlPlane, models: tuple[Path, Path], tmp_path: Path
 ) -> None:
     v1, _ = models
-    apply(plane, manifest("iris", v1))
+    plane.apply(sklearn_isvc("iris", v1))
     plane.wait_ready("iris")
-    apply(plane, manifest("iris", tmp_path / "no-such-model"))
+    plane.apply(sklearn_isvc("iris", tmp_path / "no-such-model"))
 
     def failed() -> dict[str, object] | None:
         status = plane.isvc("iris")["status"]

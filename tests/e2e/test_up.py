@@ -7,7 +7,6 @@ reads as a walk through the README's quick start.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,41 +14,12 @@ import pytest
 import tritonclient.grpc as triton
 
 from tests.support.controlplane import ControlPlane, wait_until
-from tests.support.models import IRIS_ROWS, train_sklearn
+from tests.support.manifests import sklearn_isvc
+from tests.support.models import IRIS_ROWS
 
 
-def manifest(name: str, storage: Path, extra: str = "") -> str:
-    return f"""\
-apiVersion: serving.kserve.io/v1beta1
-kind: InferenceService
-metadata:
-  name: {name}
-spec:
-  predictor:
-{extra}    model:
-      modelFormat:
-        name: sklearn
-      storageUri: file://{storage}
-"""
-
-
-@pytest.fixture(scope="module")
-def iris_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train_sklearn(tmp_path_factory.mktemp("iris"))
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlane]:
-    with ControlPlane(tmp_path / "home") as running:
-        running.wait_up()
-        yield running
-        assert running.terminate() == 0, running.output
-        # A stopped control plane stops its replicas: no record is left behind.
-        assert not list((tmp_path / "home" / "replicas").glob("*.json"))
-
-
-def test_apply_get_predict_logs_and_delete(plane: ControlPlane, iris_dir: Path) -> None:
-    applied = plane.cli("apply", "-f", "-", input=manifest("sklearn-iris", iris_dir))
+def test_apply_get_predict_logs_and_delete(plane: ControlPlane, models: tuple[Path, Path]) -> None:
+    applied = plane.cli("apply", "-f", "-", input=sklearn_isvc("sklearn-iris", models[0]))
     assert applied.returncode == 0, applied.stderr
     assert "inferenceservice.serving.kserve.io/sklearn-iris created" in applied.stdout
     status = plane.wait_ready("sklearn-iris")["status"]
@@ -90,7 +60,7 @@ def test_apply_get_predict_logs_and_delete(plane: ControlPlane, iris_dir: Path) 
     assert row.split()[:3] == ["sklearn-iris", "http://sklearn-iris.default.example.com", "True"]
     assert row.split()[3] == "100"  # no canary: PREV is empty, LATEST 100
 
-    again = plane.cli("apply", "-f", "-", input=manifest("sklearn-iris", iris_dir))
+    again = plane.cli("apply", "-f", "-", input=sklearn_isvc("sklearn-iris", models[0]))
     assert "sklearn-iris unchanged" in again.stdout, again.stdout + again.stderr
 
     logs = plane.cli("logs", "sklearn-iris")
@@ -108,8 +78,8 @@ def test_apply_get_predict_logs_and_delete(plane: ControlPlane, iris_dir: Path) 
     )
 
 
-def test_kubectl_applies_the_same_yaml(plane: ControlPlane, iris_dir: Path) -> None:
-    applied = plane.kubectl("apply", "-f", "-", input=manifest("iris-kubectl", iris_dir))
+def test_kubectl_applies_the_same_yaml(plane: ControlPlane, models: tuple[Path, Path]) -> None:
+    applied = plane.kubectl("apply", "-f", "-", input=sklearn_isvc("iris-kubectl", models[0]))
     assert applied.returncode == 0, applied.stderr
     assert "inferenceservice.serving.kserve.io/iris-kubectl created" in applied.stdout
     waited = plane.kubectl(

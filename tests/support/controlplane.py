@@ -78,6 +78,11 @@ class ControlPlane(ServeProcess):
             env={**os.environ, **self.env},
         )
 
+    def apply(self, manifest: str) -> None:
+        """`modelplane apply -f -` of `manifest`; it must succeed."""
+        result = self.cli("apply", "-f", "-", input=manifest)
+        assert result.returncode == 0, result.stdout + result.stderr
+
     def kubectl(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [KUBECTL, "--kubeconfig", str(self.home / "kubeconfig"), *args],

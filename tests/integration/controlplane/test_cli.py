@@ -20,19 +20,8 @@ from click.testing import CliRunner, Result
 from modelplane.cli import apiclient, main
 from modelplane.resources import catalog, schema, validation
 from tests.support.apiserver import ApiServer
+from tests.support.manifests import SEED
 
-SEED = """\
-apiVersion: "serving.kserve.io/v1beta1"
-kind: "InferenceService"
-metadata:
-  name: "sklearn-iris"
-spec:
-  predictor:
-    model:
-      modelFormat:
-        name: sklearn
-      storageUri: "gs://kfserving-examples/models/sklearn/1.0/model"
-"""
 RUNTIME = """\
 apiVersion: serving.kserve.io/v1alpha1
 kind: ServingRuntime

@@ -15,20 +15,9 @@ import yaml
 from modelplane.controlplane import errors
 from modelplane.resources import catalog
 from tests.support.apiserver import ApiServer
+from tests.support.manifests import SEED
 
 ISVC = catalog.INFERENCE_SERVICE
-SEED = """\
-apiVersion: serving.kserve.io/v1beta1
-kind: InferenceService
-metadata:
-  name: sklearn-iris
-spec:
-  predictor:
-    model:
-      modelFormat:
-        name: sklearn
-      storageUri: gs://kfserving-examples/models/sklearn/1.0/model
-"""
 
 
 def manifest(tmp_path: Path, text: str = SEED, name: str = "isvc.yaml") -> str:

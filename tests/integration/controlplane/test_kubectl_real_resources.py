@@ -11,19 +11,7 @@ import pytest
 
 from modelplane.resources import catalog, schema, validation
 from tests.support.apiserver import ApiServer
-
-SEED = """\
-apiVersion: serving.kserve.io/v1beta1
-kind: InferenceService
-metadata:
-  name: sklearn-iris
-spec:
-  predictor:
-    model:
-      modelFormat:
-        name: sklearn
-      storageUri: gs://kfserving-examples/models/sklearn/1.0/model
-"""
+from tests.support.manifests import SEED
 
 
 def real_validate(kind: catalog.Kind, obj: dict[str, Any], mode: str) -> tuple[dict, list[str]]:

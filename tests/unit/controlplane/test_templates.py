@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from modelplane.controlplane import templates
 from modelplane.controlplane.settings import UpSettings
 from modelplane.resources import builtin
+from tests.support.manifests import isvc
 
 SERVE = ("/usr/bin/python3", "-m", "modelplane.cli", "serve")
 RUNTIMES = templates.Runtimes(cluster=builtin.cluster_runtimes())
 
 
-def isvc(predictor: dict[str, Any], name: str = "sklearn-iris") -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"predictor": predictor},
-    }
 
 
 SKLEARN = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "file:///models/iris"}}

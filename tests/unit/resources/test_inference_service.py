@@ -9,28 +9,7 @@ import pytest
 import yaml
 
 from modelplane.resources import inference_service, validation
-
-SKLEARN_IRIS = """
-apiVersion: "serving.kserve.io/v1beta1"
-kind: "InferenceService"
-metadata:
-  name: "sklearn-iris"
-spec:
-  predictor:
-    model:
-      modelFormat:
-        name: sklearn
-      storageUri: "gs://kfserving-examples/models/sklearn/1.0/model"
-"""
-
-
-def isvc(predictor: dict[str, Any], name: str = "sklearn-iris") -> dict[str, Any]:
-    return {
-        "apiVersion": "serving.kserve.io/v1beta1",
-        "kind": "InferenceService",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {"predictor": predictor},
-    }
+from tests.support.manifests import SEED, isvc
 
 
 def predictor_model(obj: dict[str, Any]) -> inference_service.PredictorModel:
@@ -39,7 +18,7 @@ def predictor_model(obj: dict[str, Any]) -> inference_service.PredictorModel:
 
 
 def test_the_docs_first_inference_service_reads_with_kserves_defaults() -> None:
-    obj = yaml.safe_load(SKLEARN_IRIS)
+    obj = yaml.safe_load(SEED)
     out, warnings = validation.validate(obj)
     assert warnings == []
     model = inference_service.InferenceService.from_object(out).predictor_model()
@@ -57,7 +36,7 @@ def test_the_docs_first_inference_service_reads_with_kserves_defaults() -> None:
 
 
 def test_defaults_are_written_into_the_users_own_shape() -> None:
-    obj = yaml.safe_load(SKLEARN_IRIS)
+    obj = yaml.safe_load(SEED)
     before = copy.deepcopy(obj)
     out, _ = validation.validate(obj)
     assert obj == before  # the input is not touched
@@ -194,7 +173,7 @@ def test_custom_container_is_the_predictor_and_may_omit_storage_uri() -> None:
 
 
 def test_from_object_ignores_unknown_keys() -> None:
-    obj = yaml.safe_load(SKLEARN_IRIS)
+    obj = yaml.safe_load(SEED)
     obj["spec"]["predictor"]["model"]["fromTheFuture"] = True
     obj["status"] = {"url": "http://sklearn-iris.default.example.com"}
     read = inference_service.InferenceService.from_object(obj)

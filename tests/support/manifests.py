@@ -1,0 +1,51 @@
+"""InferenceService manifests the tests apply, written once.
+
+`SEED` is the first InferenceService of KServe's docs (its gs:// model is never
+fetched by tests that only store it); `sklearn_isvc` is the same with a local model and extra
+predictor fields, for tests whose replicas really load it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SEED = """\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: sklearn-iris
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: sklearn
+      storageUri: gs://kfserving-examples/models/sklearn/1.0/model
+"""
+
+
+def sklearn_isvc(name: str, storage: Path | str, extra: str = "") -> str:
+    """An sklearn InferenceService; `extra` is predictor fields, each line indented 4 spaces."""
+    uri = storage if isinstance(storage, str) else f"file://{storage}"
+    return f"""\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: {name}
+spec:
+  predictor:
+{extra}    model:
+      modelFormat:
+        name: sklearn
+      storageUri: {uri}
+"""
+
+
+def isvc(predictor: dict[str, Any], name: str = "sklearn-iris") -> dict[str, Any]:
+    """An InferenceService object around `predictor`, in namespace default."""
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"predictor": predictor},
+    }
