@@ -69,6 +69,7 @@ class Reconciler:
         self._clock = clock
         self._dirty = asyncio.Event()
         self._last_sample = float("-inf")
+        self._routes: dict[tuple[str, str], routes.ServiceRoute] = {}
         self.passes = 0
 
     def poke(self) -> None:
@@ -124,13 +125,28 @@ class Reconciler:
         )
         table: list[routes.ServiceRoute] = []
         keep: set[tuple[str, str]] = set()
+        routed: dict[tuple[str, str], routes.ServiceRoute] = {}
         for obj in services:
             meta = obj["metadata"]
             key = (meta["namespace"], meta["name"])
-            outcome = self._one(obj, owned.pop(key, []), runtimes)
+            revs = owned.pop(key, [])
+            try:
+                outcome = self._one(obj, revs, runtimes)
+            except Exception:
+                # One service's failure must not stop the others, nor its own replicas: keep
+                # what it had and try again on the next pass.
+                log.exception(
+                    "%s/%s: reconcile failed; retry in %s s", *key, self._settings.tick
+                )
+                outcome = _Outcome(
+                    self._routes.get(key),
+                    {(key[0], r["metadata"]["name"]) for r in revs},
+                )
             keep |= outcome.keep
             if outcome.route is not None:
                 table.append(outcome.route)
+                routed[key] = outcome.route
+        self._routes = routed
         for (namespace, _name), orphans in owned.items():
             for rev in orphans:  # their InferenceService is gone: so are they
                 self._store.delete(catalog.REVISION, namespace, rev["metadata"]["name"])

@@ -27,6 +27,7 @@ class FakeReplicas:
         self.wanted: dict[tuple[str, str], int] = {}
         self.ready: set[str] = set()  # revisions whose replicas are ready
         self.failing: dict[str, str] = {}  # revision -> failure
+        self.broken = False  # replicas() raises, as a bug in one pass would
 
     def ensure(self, namespace: str, revision: str, template: Any, count: int) -> None:
         self.wanted[(namespace, revision)] = count
@@ -37,6 +38,8 @@ class FakeReplicas:
                 del self.wanted[key]
 
     def replicas(self, namespace: str, revision: str) -> list[replicas.Replica]:
+        if self.broken:
+            raise RuntimeError("a bug in one pass")
         count = self.wanted.get((namespace, revision), 0)
         failure = self.failing.get(revision)
         ready = revision in self.ready and failure is None
@@ -222,3 +225,16 @@ def test_deleting_the_service_deletes_its_revisions_and_replicas(world: Any) -> 
     loop.reconcile()
     assert objects.list(catalog.REVISION)[0] == []
     assert fakes.wanted == {} and gateway.routes == []
+
+
+def test_a_service_that_fails_to_reconcile_keeps_its_replicas_and_route(world: Any) -> None:
+    objects, fakes, gateway, loop = world
+    put(objects, isvc("file:///m1"))
+    loop.reconcile()
+    fakes.ready.add(R1)
+    loop.reconcile()
+    before = list(gateway.routes)
+    fakes.broken = True
+    loop.reconcile()  # logs "retry in N s" and carries on
+    assert gateway.routes == before
+    assert fakes.wanted == {("default", R1): 1}
