@@ -134,12 +134,11 @@ def build(
         if predictor_ready
         else Condition("IngressReady", False, "NoReadyRevision", "no revision can take traffic")
     )
-    ready = (
-        Condition("Ready", True)
-        if predictor_ready and deploy.ok
-        else Condition("Ready", False, deploy.reason or predictor.reason, deploy.message
-                       or predictor.message)
-    )
+    if predictor_ready and deploy.ok:
+        ready = Condition("Ready", True)
+    else:
+        why = deploy if not deploy.ok else predictor
+        ready = Condition("Ready", False, why.reason, why.message)
     rollout = decision.rollout
     active = _model_state(serving[0]) if serving else "Pending"
     if not predictor_ready and newest.failed:

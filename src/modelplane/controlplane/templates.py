@@ -49,11 +49,11 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
     logger = None
     if model.logger is not None and model.logger.url:
         logger = routes.LoggerSpec(model.logger.url, model.logger.mode)
-    common = {
-        "canary": model.canary_traffic_percent,
-        "timeout": float(model.timeout) if model.timeout else None,
-        "logger": logger,
-    }
+    timeout = float(model.timeout) if model.timeout else None
+
+    def failed(reason: str, message: str) -> Plan:
+        return Plan(None, (reason, message), model.canary_traffic_percent, timeout, logger)
+
     values = {
         "Name": isvc.name,
         "StorageUri": model.storage_uri or "",
@@ -71,13 +71,13 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
             runtime_name = selected.name
             container = selected.container_for(model, values)
     except serving_runtime.NoRuntime as exc:
-        return Plan(None, ("NoSupportingRuntime", str(exc)), **common)  # type: ignore[arg-type]
+        return failed("NoSupportingRuntime", str(exc))
     except ValueError as exc:
-        return Plan(None, ("InvalidSpec", str(exc)), **common)  # type: ignore[arg-type]
+        return failed("InvalidSpec", str(exc))
     try:
         template = _template(container, model, serve_argv)
     except ValueError as exc:
-        return Plan(None, ("ContainerCannotRun", str(exc)), **common)  # type: ignore[arg-type]
+        return failed("ContainerCannotRun", str(exc))
     spec = {
         "template": template,
         "runtime": runtime_name,
@@ -94,7 +94,7 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
             ),
         },
     }
-    return Plan(spec, **common)  # type: ignore[arg-type]
+    return Plan(spec, None, model.canary_traffic_percent, timeout, logger)
 
 
 def _main(containers: Sequence[inference_service.Container]) -> inference_service.Container:
