@@ -51,7 +51,7 @@ def test_canary_split_rollback_and_promotion(
     plane.apply(sklearn_isvc("iris", v2, extra="    canaryTrafficPercent: 20\n"))
     wait_until(lambda: traffic(plane) == {R2: 20, R1: 80}, what="a 20/80 split")
     seen = answered_by(plane, 1000)
-    assert abs(seen[R2] - 200) <= 40, seen  # within 4 points of 20%
+    assert abs(seen[R2] - 200) <= 50, seen  # within 5 points of 20% (4 standard deviations)
     assert seen[R1] + seen[R2] == 1000
     status = plane.wait_ready("iris")["status"]["components"]["predictor"]
     assert status["latestReadyRevision"] == R2
