@@ -16,6 +16,7 @@ import tritonclient.grpc as triton
 from tests.support.controlplane import ControlPlane, wait_until
 from tests.support.manifests import sklearn_isvc
 from tests.support.models import IRIS_ROWS
+from tests.support.process import run_cli
 
 
 def test_apply_get_predict_logs_and_delete(plane: ControlPlane, models: tuple[Path, Path]) -> None:
@@ -99,3 +100,13 @@ def test_kubectl_applies_the_same_yaml(plane: ControlPlane, models: tuple[Path, 
     gone = plane.kubectl("delete", "isvc", "iris-kubectl")
     assert gone.returncode == 0, gone.stderr
     assert 'inferenceservice.serving.kserve.io "iris-kubectl" deleted' in gone.stdout
+
+
+def test_a_second_control_plane_on_the_same_home_is_refused(plane: ControlPlane) -> None:
+    second = run_cli(
+        "up", "--home", str(plane.home), "--api-port", "0", "--http-port", "0",
+        "--grpc-port", "0",
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert f"another `modelplane up` (pid {plane.proc.pid}) is running" in second.stderr
+    assert plane.cli("get", "isvc").returncode == 0  # the first one is untouched

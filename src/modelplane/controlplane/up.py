@@ -9,14 +9,16 @@ stopped in reverse. Everything it knows is in the store or in the replica record
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from modelplane.controlplane import (
     autoscaler,
@@ -32,6 +34,7 @@ from modelplane.controlplane import (
 from modelplane.controlplane.apiserver import app as api_app
 from modelplane.controlplane.gateway import Gateway
 from modelplane.controlplane.settings import UpSettings
+from modelplane.core import errors as core_errors
 from modelplane.resources import builtin, catalog, loading, schema, validation
 
 log = logging.getLogger("modelplane.controlplane")
@@ -70,6 +73,7 @@ class ControlPlane:
     async def run(self) -> None:
         settings, home = self.settings, self.home
         home.mkdir(parents=True, exist_ok=True)
+        lock = _lock_home(home)
         objects = store.Store(home / "store.db")
         certs = tls.ensure(home / "tls")
         token = kubeconfig.token(home / "token")
@@ -164,7 +168,32 @@ class ControlPlane:
             await gateway.close()
             await manager.close(stop=True)
             objects.close()
+            lock.close()
             log.info("stopped")
+
+
+def _lock_home(home: Path) -> IO[str]:
+    """Hold `home/up.lock` for as long as this control plane runs.
+
+    Two control planes on one home would each adopt and stop the other's replicas; the second
+    one is refused instead. The lock goes with the process, so a `kill -9` leaves none behind.
+    """
+    handle = (home / "up.lock").open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise core_errors.ModelplaneError(
+            f"another `modelplane up` (pid {holder}) is running on {home}; stop it, "
+            "or give this one its own --home"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def _install_builtin_runtimes(objects: store.Store) -> None:
