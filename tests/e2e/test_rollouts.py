@@ -142,3 +142,5 @@ def test_a_revision_that_cannot_load_never_takes_traffic(
     assert answered_by(plane, 20) == Counter({R1: 20})
     described = plane.cli("describe", "isvc", "iris")
     assert "does not exist" in described.stdout, described.stdout
+    events_part = described.stdout.split("Events:")[1]
+    assert "Warning" in events_part and "ModelLoadFailed" in events_part, described.stdout

@@ -97,6 +97,12 @@ def test_kubectl_applies_the_same_yaml(plane: ControlPlane, models: tuple[Path, 
     assert "iris-kubectl-predictor-00001-" in pods.stdout, pods.stdout + pods.stderr
     others = plane.kubectl("get", "pods", "-l", "serving.kserve.io/inferenceservice=other")
     assert "iris-kubectl" not in others.stdout + others.stderr
+    described = plane.kubectl("describe", "isvc", "iris-kubectl")
+    assert described.returncode == 0, described.stderr
+    events_part = described.stdout.split("Events:")[1]
+    assert "RevisionCreated" in events_part and "InferenceServiceReady" in events_part
+    listed = plane.kubectl("get", "events")
+    assert "inferenceservice/iris-kubectl" in listed.stdout, listed.stdout + listed.stderr
     gone = plane.kubectl("delete", "isvc", "iris-kubectl")
     assert gone.returncode == 0, gone.stderr
     assert 'inferenceservice.serving.kserve.io "iris-kubectl" deleted' in gone.stdout

@@ -93,7 +93,16 @@ def describe(
                 selector = f"{catalog.ISVC_LABEL}={obj['metadata']['name']}"
                 listed = client.list(catalog.REVISION, ns, label_selector=selector)
                 revisions = listed.get("items") or []
-            views.append(printing.describe(kind, obj, datetime.now(UTC), revisions))
+            meta = obj["metadata"]
+            found = client.request(
+                "GET",
+                f"/api/v1/namespaces/{meta.get('namespace') or ns}/events",
+                params={"fieldSelector": f"involvedObject.name={meta['name']},"
+                        f"involvedObject.kind={kind.kind}"},
+            )  # fmt: skip
+            views.append(
+                printing.describe(kind, obj, datetime.now(UTC), revisions, found.get("items"))
+            )
     click.echo("\n\n".join(views))
 
 

@@ -147,6 +147,7 @@ def describe(
     obj: dict[str, Any],
     now: datetime,
     revisions: Sequence[dict[str, Any]] | None = None,
+    events: Sequence[dict[str, Any]] | None = None,
 ) -> str:
     """A kubectl-describe view: identity, metadata, spec, status with conditions and traffic
     as tables, and (for an InferenceService) its revisions."""
@@ -179,7 +180,18 @@ def describe(
     if revisions is not None:
         shown = "\n" + _indent(table(catalog.REVISION, revisions, now)) if revisions else "  <none>"
         lines.append("Revisions:" + shown)
-    lines.append(f"{'Events:':<14}<none>")
+    if events:
+        header = ["Type", "Reason", "Age", "From", "Message"]
+        rows = [
+            [cell(e.get("type")), cell(e.get("reason")),
+             printer.age(e.get("lastTimestamp"), now)
+             + (f" (x{e['count']})" if e.get("count", 1) > 1 else ""),
+             cell(e.get("source", {}).get("component")), cell(e.get("message"))]
+            for e in events
+        ]  # fmt: skip
+        lines += ["Events:", aligned([header, *rows], indent="  ")]
+    else:
+        lines.append(f"{'Events:':<14}<none>")
     return "\n".join(lines)
 
 

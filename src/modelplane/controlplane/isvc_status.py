@@ -235,3 +235,42 @@ def with_times(previous: Mapping[str, Any], status: dict[str, Any], now: str) ->
     wanted = status.get("conditions", [])
     status["conditions"] = conditions.merge(previous.get("conditions", []), wanted, now)
     return status
+
+
+def _ready(status: Mapping[str, Any]) -> str | None:
+    return next(
+        (c.get("status") for c in status.get("conditions", []) if c.get("type") == "Ready"), None
+    )
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The events (type, reason, message) an InferenceService's status change is worth."""
+    found: list[tuple[str, str, str]] = []
+    old_model, new_model = before.get("modelStatus", {}), after.get("modelStatus", {})
+    failure = new_model.get("lastFailureInfo")
+    if failure and old_model.get("lastFailureInfo") != failure:
+        found.append(("Warning", failure.get("reason", "Failed"), failure.get("message", "")))
+    old_traffic = before.get("components", {}).get("predictor", {}).get("traffic")
+    new_traffic = after.get("components", {}).get("predictor", {}).get("traffic")
+    if new_traffic and new_traffic != old_traffic:
+        split = ", ".join(f"{t['revisionName']} {t['percent']}%" for t in new_traffic)
+        found.append(("Normal", "TrafficChanged", f"traffic: {split}"))
+    if _ready(after) == "True" and _ready(before) != "True":
+        found.append(("Normal", "InferenceServiceReady", "the InferenceService is ready"))
+    return found
+
+
+def revision_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[tuple[str, str, str]]:
+    """The events a Revision's status change is worth: scaling and replica restarts."""
+    found: list[tuple[str, str, str]] = []
+    old_desired, new_desired = before.get("desiredReplicas"), after.get("desiredReplicas")
+    if old_desired is not None and old_desired != new_desired:
+        found.append(("Normal", "Scaled", f"desired replicas {old_desired} -> {new_desired}"))
+    if after.get("restarts", 0) > before.get("restarts", 0):
+        found.append(
+            ("Warning", "BackOff", f"a replica exited and was restarted ({after['restarts']} "
+             "restarts in all)")
+        )  # fmt: skip
+    return found

@@ -20,6 +20,7 @@ from typing import Any
 from modelplane.controlplane import (
     autoscaler,
     errors,
+    events,
     isvc_status,
     replicas,
     revisions,
@@ -58,6 +59,7 @@ class Reconciler:
         serve_argv: Sequence[str],
         now: Callable[[], datetime],
         clock: Callable[[], float],
+        recorder: events.Recorder | None = None,
     ) -> None:
         self._store = objects
         self._replicas = manager
@@ -67,6 +69,7 @@ class Reconciler:
         self._serve_argv = tuple(serve_argv)
         self._now = now
         self._clock = clock
+        self.events = recorder or events.Recorder(now)
         self._dirty = asyncio.Event()
         self._last_sample = float("-inf")
         self._routes: dict[tuple[str, str], routes.ServiceRoute] = {}
@@ -176,6 +179,9 @@ class Reconciler:
             latest = self._store.create(catalog.REVISION, revisions.new(obj, number, plan.spec))
             revs.append(latest)
             log.info("%s/%s: created revision %s", namespace, name, latest["metadata"]["name"])
+            self.events.record(
+                obj, "Normal", "RevisionCreated", f"created revision {latest['metadata']['name']}"
+            )
         outcome = _Outcome()
         if latest is None:
             self._write_status(obj, isvc_status.invalid(obj, plan, self._settings.domain))
@@ -252,6 +258,8 @@ class Reconciler:
         status = isvc_status.with_times(obj.get("status", {}), status, self._timestamp())
         if status == obj.get("status"):
             return
+        for kind, reason, message in isvc_status.changes(obj.get("status", {}), status):
+            self.events.record(obj, kind, reason, message)
         fresh = {**obj, "metadata": _without_version(obj["metadata"]), "status": status}
         try:
             self._store.replace_status(catalog.INFERENCE_SERVICE, fresh)
@@ -265,6 +273,8 @@ class Reconciler:
         status = isvc_status.with_times(rev.get("status", {}), status, self._timestamp())
         if status == rev.get("status"):
             return
+        for kind, reason, message in isvc_status.revision_changes(rev.get("status", {}), status):
+            self.events.record(rev, kind, reason, message)
         rev["status"] = status
         fresh = {**rev, "metadata": _without_version(rev["metadata"])}
         try:

@@ -113,6 +113,7 @@ class ControlPlane:
                 validate=_validate,
                 schema=schema.openapi_schema,
                 pods=pods.ReplicaPods(manager),
+                events=loop.events,
             ),
             settings.host,
             settings.api_port,

@@ -48,6 +48,7 @@ def create_app(
     validate: context.Validate,
     schema: Callable[[catalog.Kind], dict[str, Any]],
     pods: PodSource | None = None,
+    events: core.EventSource | None = None,
     now: Callable[[], datetime] = _now,
     bookmark_interval: float = 30.0,
 ) -> Starlette:
@@ -98,8 +99,8 @@ def create_app(
         Route("/openapi/v3/{path:path}", endpoint(static(openapi_doc))),
         Route("/api/v1/namespaces", endpoint(core.namespaces)),
         Route("/api/v1/namespaces/{name}", endpoint(core.namespaces)),
-        Route(core_ns + "/events", endpoint(core.events)),
-        Route("/api/v1/events", endpoint(core.events)),
+        Route(core_ns + "/events", endpoint(core.events_handler(events))),
+        Route("/api/v1/events", endpoint(core.events_handler(events))),
         Route(core_ns + "/pods", endpoint(core.pods_handler(pods))),
         Route("/api/v1/pods", endpoint(core.pods_handler(pods))),
         Route(core_ns + "/pods/{name}", endpoint(core.pods_handler(pods))),

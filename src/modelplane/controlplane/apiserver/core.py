@@ -1,7 +1,8 @@
 """The core group (/api/v1) as far as kubectl needs it: namespaces, pods with logs, events.
 
 Namespaces are derived ("default" and every namespace an object lives in). Pods come from a
-`PodSource` (the replicas of `modelplane up`); events are an empty list, so `describe` works.
+`PodSource` (the replicas of `modelplane up`), events from an `EventSource` (the reconciler's
+recorder), with the field selectors `kubectl describe` sends (`involvedObject.name=...`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ class PodSource(Protocol):
                  tail_lines: int | None) -> AsyncIterator[bytes]: ...
 
 
+class EventSource(Protocol):
+    def list_events(self, namespace: str | None) -> list[Obj]: ...
+
+
+_EVENT_FIELDS = {"involvedObject.name", "involvedObject.namespace", "involvedObject.kind",
+                 "involvedObject.uid", "involvedObject.apiVersion", "type", "reason",
+                 "metadata.name", "metadata.namespace"}
+_EVENT_COLUMNS = (
+    catalog.Column("Last Seen", "date", ".lastTimestamp"),
+    catalog.Column("Type", "string", ".type"),
+    catalog.Column("Reason", "string", ".reason"),
+    catalog.Column("Object", "string", ""),
+    catalog.Column("Message", "string", ".message"),
+)
 _POD_COLUMNS = (
     catalog.Column("Ready", "string", ""),
     catalog.Column("Status", "string", ""),
@@ -69,8 +84,43 @@ async def namespaces(ctx: context.Context, request: Request) -> Response:
     return _answer(ctx, request, "Namespace", items, _NAMESPACE_COLUMNS, single=name is not None)
 
 
-async def events(ctx: context.Context, request: Request) -> Response:
-    return responses.json_response(_list("Event", [], ctx.store.resource_version))
+def events_handler(source: EventSource | None) -> Any:
+    async def events(ctx: context.Context, request: Request) -> Response:
+        items = source.list_events(context.namespace_of(request)) if source else []
+        wanted = _event_fields(request.query_params.get("fieldSelector"))
+        items = [e for e in items if all(_field(e, k) == v for k, v in wanted.items())]
+        return _answer(ctx, request, "Event", items, _EVENT_COLUMNS, _event_cells(ctx))
+    return events
+
+
+def _event_fields(selector: str | None) -> dict[str, str]:
+    wanted: dict[str, str] = {}
+    for term in filter(None, (selector or "").split(",")):
+        key, sep, value = term.partition("=")
+        key = key.rstrip("=")
+        value = value.lstrip("=")
+        if not sep or key not in _EVENT_FIELDS:
+            raise errors.BadRequest(
+                f"field selector {term!r} is not supported for events: use one of "
+                + ", ".join(sorted(_EVENT_FIELDS)))
+        wanted[key] = value
+    return wanted
+
+
+def _field(event: Obj, path: str) -> str:
+    value: Any = event
+    for part in path.split("."):
+        value = value.get(part, "") if isinstance(value, dict) else ""
+    return str(value)
+
+
+def _event_cells(ctx: context.Context) -> Any:
+    def cells(event: Obj) -> list[Any]:
+        seen = table.cell(_EVENT_COLUMNS[0], event, ctx.now())
+        involved = event.get("involvedObject", {})
+        target = f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
+        return [seen, event.get("type"), event.get("reason"), target, event.get("message")]
+    return cells
 
 
 def _pod_cells(ctx: context.Context) -> Any:
