@@ -85,10 +85,21 @@ def hosts(name: str, namespace: str, domain: str) -> tuple[str, ...]:
     return (f"{name}.{namespace}.{domain}", f"{name}-predictor.{namespace}.{domain}")
 
 
+def dig(value: Any, *path: str) -> Any:
+    """`value[path[0]][path[1]]...`, or None where a step is missing or not an object: a status
+    someone wrote through the API may have any shape, and the next pass must still run."""
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
 def rollout_of(obj: Mapping[str, Any]) -> traffic.Rollout:
-    predictor = obj.get("status", {}).get("components", {}).get("predictor", {})
+    predictor = dig(obj, "status", "components", "predictor")
+    latest = dig(predictor, "latestRolledoutRevision")
+    previous = dig(predictor, "previousRolledoutRevision")
     return traffic.Rollout(
-        predictor.get("latestRolledoutRevision"), predictor.get("previousRolledoutRevision")
+        latest if isinstance(latest, str) else None,
+        previous if isinstance(previous, str) else None,
     )
 
 
@@ -233,25 +244,29 @@ def revision(rev: Mapping[str, Any], view: RevisionView, desired: int) -> dict[s
 def with_times(previous: Mapping[str, Any], status: dict[str, Any], now: str) -> dict[str, Any]:
     """Turn the Condition objects of `status` into stored conditions with transition times."""
     wanted = status.get("conditions", [])
-    status["conditions"] = conditions.merge(previous.get("conditions", []), wanted, now)
+    before = dig(previous, "conditions")
+    before = [c for c in before if isinstance(c, Mapping)] if isinstance(before, list) else []
+    status["conditions"] = conditions.merge(before, wanted, now)
     return status
 
 
 def _ready(status: Mapping[str, Any]) -> str | None:
+    found = dig(status, "conditions")
+    listed = found if isinstance(found, list) else []
     return next(
-        (c.get("status") for c in status.get("conditions", []) if c.get("type") == "Ready"), None
+        (c.get("status") for c in listed if isinstance(c, Mapping) and c.get("type") == "Ready"),
+        None,
     )
 
 
 def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """The events (type, reason, message) an InferenceService's status change is worth."""
     found: list[tuple[str, str, str]] = []
-    old_model, new_model = before.get("modelStatus", {}), after.get("modelStatus", {})
-    failure = new_model.get("lastFailureInfo")
-    if failure and old_model.get("lastFailureInfo") != failure:
+    failure = dig(after, "modelStatus", "lastFailureInfo")
+    if failure and dig(before, "modelStatus", "lastFailureInfo") != failure:
         found.append(("Warning", failure.get("reason", "Failed"), failure.get("message", "")))
-    old_traffic = before.get("components", {}).get("predictor", {}).get("traffic")
-    new_traffic = after.get("components", {}).get("predictor", {}).get("traffic")
+    old_traffic = dig(before, "components", "predictor", "traffic")
+    new_traffic = dig(after, "components", "predictor", "traffic")
     if new_traffic and new_traffic != old_traffic:
         split = ", ".join(f"{t['revisionName']} {t['percent']}%" for t in new_traffic)
         found.append(("Normal", "TrafficChanged", f"traffic: {split}"))
@@ -266,9 +281,10 @@ def revision_changes(
     """The events a Revision's status change is worth: scaling and replica restarts."""
     found: list[tuple[str, str, str]] = []
     old_desired, new_desired = before.get("desiredReplicas"), after.get("desiredReplicas")
-    if old_desired is not None and old_desired != new_desired:
+    if isinstance(old_desired, int) and old_desired != new_desired:
         found.append(("Normal", "Scaled", f"desired replicas {old_desired} -> {new_desired}"))
-    if after.get("restarts", 0) > before.get("restarts", 0):
+    restarts_before = before.get("restarts", 0)
+    if after.get("restarts", 0) > (restarts_before if isinstance(restarts_before, int) else 0):
         found.append(
             ("Warning", "BackOff", f"a replica exited and was restarted ({after['restarts']} "
              "restarts in all)")

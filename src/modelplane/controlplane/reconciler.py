@@ -73,6 +73,7 @@ class Reconciler:
         self._dirty = asyncio.Event()
         self._last_sample = float("-inf")
         self._routes: dict[tuple[str, str], routes.ServiceRoute] = {}
+        self._started = clock()
         self.passes = 0
 
     def poke(self) -> None:
@@ -162,8 +163,15 @@ class Reconciler:
         if now - self._last_sample < self._settings.tick * 0.9:
             return
         self._last_sample = now
-        for key, current in self._gateway.load().items():
+        loads = self._gateway.load()
+        for key, current in loads.items():
             self._scaler.observe(key, current)
+        # A routed revision no request reached has no counter in the gateway; it is idle, and
+        # must be seen as idle, or a minReplicas: 0 revision would never go to zero.
+        for route in self._routes.values():
+            for target in route.targets:
+                if target.key not in loads:
+                    self._scaler.record(target.key, 0.0, 0)
 
     def _one(
         self, obj: dict[str, Any], revs: list[dict[str, Any]], runtimes: templates.Runtimes
@@ -211,12 +219,14 @@ class Reconciler:
             self._write_revision_status(rev, view, desired)
             percent = decision.percent(rev_name)
             if percent > 0:
+                # Read again after ensure(): a replica it chose to stop is no longer a backend.
+                now_running = self._replicas.replicas(namespace, rev_name)
                 targets.append(
                     routes.RevisionTarget(
                         namespace,
                         rev_name,
                         percent,
-                        view.backends,
+                        isvc_status.RevisionView.of(rev, now_running).backends,
                         int(rev["spec"].get("containerConcurrency", 0)),
                     )
                 )
@@ -245,6 +255,10 @@ class Reconciler:
         policy = templates.policy_of(rev, self._settings)
         if decision.percent(key[1]) > 0:
             wanted = self._scaler.desired(key, policy, view.ready_replicas)
+            if self._clock() - self._started < policy.stable_window:
+                # Just (re)started: no window of load observed yet. Hold the scale the last
+                # control plane chose, so adopted replicas are not stopped only to come back.
+                wanted = max(wanted, int((rev.get("status") or {}).get("desiredReplicas", 0)))
             # Knative's initial scale: a revision that never served must come up once.
             return max(wanted, 1) if not view.ready else wanted
         if is_latest and not view.ready and (canary is None or canary > 0):
@@ -255,10 +269,10 @@ class Reconciler:
     # -- status -----------------------------------------------------------------------------
 
     def _write_status(self, obj: dict[str, Any], status: dict[str, Any]) -> None:
-        status = isvc_status.with_times(obj.get("status", {}), status, self._timestamp())
+        status = isvc_status.with_times(obj.get("status") or {}, status, self._timestamp())
         if status == obj.get("status"):
             return
-        for kind, reason, message in isvc_status.changes(obj.get("status", {}), status):
+        for kind, reason, message in isvc_status.changes(obj.get("status") or {}, status):
             self.events.record(obj, kind, reason, message)
         fresh = {**obj, "metadata": _without_version(obj["metadata"]), "status": status}
         try:
@@ -270,10 +284,11 @@ class Reconciler:
         self, rev: dict[str, Any], view: isvc_status.RevisionView, desired: int
     ) -> None:
         status = isvc_status.revision(rev, view, desired)
-        status = isvc_status.with_times(rev.get("status", {}), status, self._timestamp())
+        status = isvc_status.with_times(rev.get("status") or {}, status, self._timestamp())
         if status == rev.get("status"):
             return
-        for kind, reason, message in isvc_status.revision_changes(rev.get("status", {}), status):
+        before = rev.get("status") or {}
+        for kind, reason, message in isvc_status.revision_changes(before, status):
             self.events.record(rev, kind, reason, message)
         rev["status"] = status
         fresh = {**rev, "metadata": _without_version(rev["metadata"])}

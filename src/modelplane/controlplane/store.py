@@ -199,6 +199,8 @@ class Store:
                 f'{kind.plural}.{kind.group} "{meta["name"]}" already exists',
                 kind=kind.plural, name=meta["name"], group=kind.group)
         obj["apiVersion"], obj["kind"] = kind.api_version, kind.kind
+        if kind.has_status:  # as Kubernetes: status is written through its subresource only
+            obj.pop("status", None)
         meta.update(uid=str(uuid.uuid4()), generation=1,
                     creationTimestamp=self._now().strftime("%Y-%m-%dT%H:%M:%SZ"))
         meta.pop("resourceVersion", None)
@@ -226,6 +228,12 @@ class Store:
         return self._write(kind, namespace, current, obj)
 
     def replace_status(self, kind: catalog.Kind, obj: Obj, *, dry_run: bool = False) -> Obj:
+        status = obj.get("status")
+        if status is not None and not isinstance(status, dict):
+            raise errors.Invalid(
+                "status must be an object", kind=kind.kind,
+                causes=[errors.Cause("status", f"Invalid value: {status!r}: must be an object",
+                                     "FieldValueInvalid")])
         current, namespace, obj = self._current_for(kind, obj)
         updated = orjson.loads(orjson.dumps(current))
         if "status" in obj:

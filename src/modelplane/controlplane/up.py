@@ -167,7 +167,9 @@ class ControlPlane:
             for server in reversed(running):
                 await server.end()
             await gateway.close()
-            await manager.close(stop=True)
+            # A control plane that never came up (a port taken, a bad --apply) leaves the
+            # replicas it adopted running for the next one; a normal stop stops them.
+            await manager.close(stop=self.started.is_set())
             objects.close()
             lock.close()
             log.info("stopped")

@@ -238,3 +238,41 @@ def test_a_service_that_fails_to_reconcile_keeps_its_replicas_and_route(world: A
     loop.reconcile()  # logs "retry in N s" and carries on
     assert gateway.routes == before
     assert fakes.wanted == {("default", R1): 1}
+
+
+def test_a_status_of_any_shape_written_through_the_api_is_replaced_not_fatal(world: Any) -> None:
+    objects, fakes, gateway, loop = world
+    put(objects, isvc("file:///m1"))
+    live = objects.get(catalog.INFERENCE_SERVICE, "default", "iris")
+    live["status"] = {"components": 1, "conditions": "x", "modelStatus": []}
+    objects.replace_status(catalog.INFERENCE_SERVICE, live)
+    loop.reconcile()
+    fakes.ready.add(R1)
+    loop.reconcile()
+    assert ready(status(objects)["conditions"]) == "True"
+    assert gateway.split() == {R1: 100}
+
+
+def test_an_idle_min_zero_revision_goes_to_zero_without_ever_seeing_a_request(
+    tmp_path: Path,
+) -> None:
+    clock = [0.0]
+    objects = store.Store(tmp_path / "store.db", now=lambda: NOW)
+    for runtime in builtin.cluster_runtimes():
+        objects.create(catalog.CLUSTER_SERVING_RUNTIME, runtime)
+    fakes, gateway = FakeReplicas(), FakeGateway()
+    settings = UpSettings(stable_window=4, panic_window=1, scale_to_zero_grace=2, tick=1)
+    loop = reconciler.Reconciler(
+        objects, fakes, gateway, autoscaler.Autoscaler(lambda: clock[0]),  # type: ignore[arg-type]
+        settings, serve_argv=("python", "-m", "modelplane.cli", "serve"),
+        now=lambda: NOW, clock=lambda: clock[0],
+    )  # fmt: skip
+    put(objects, isvc("file:///m1", minReplicas=0))
+    loop.reconcile()
+    fakes.ready.add(R1)
+    for _ in range(20):  # twenty idle ticks of a second: no request ever comes
+        clock[0] += 1
+        loop.reconcile()
+    assert fakes.wanted[("default", R1)] == 0
+    assert ready(status(objects)["conditions"]) == "True"  # at zero, still Ready
+    objects.close()
