@@ -264,6 +264,29 @@ async def test_connection_refused_retries_another_replica() -> None:
         assert gw.in_flight("dead") == 0
 
 
+async def test_a_replica_dying_on_a_request_is_502_and_the_request_is_not_replayed() -> None:
+    taken: list[bytes] = []
+
+    async def crash_on_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        taken.append(await reader.readuntil(b"\r\n\r\n"))  # the whole head, then no answer
+        writer.close()
+
+    server = await asyncio.start_server(crash_on_request, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with replicas("healthy") as r, gateway() as (gw, client):
+        dying = Backend("dying", f"http://127.0.0.1:{port}", None)
+        gw.set_routes([route("iris", RevisionTarget("default", "iris-1", 100, (dying,)))])
+        answer = await client.post("/v1/models/iris:predict", content=b"{}")
+        assert answer.status_code == 502
+        assert "closed the connection without answering" in answer.json()["error"]
+        assert len(taken) == 1  # sent once, not replayed
+        # The gateway keeps serving: the next request goes to a healthy replica.
+        gw.set_routes([route("iris", revision("iris-1", 100, r["healthy"]))])
+        assert (await client.post("/v1/models/iris:predict")).json()["replica"] == "healthy"
+    server.close()
+    await server.wait_closed()
+
+
 async def test_streaming_passes_chunk_by_chunk() -> None:
     async with replicas("a") as r, gateway() as (gw, client):
         gw.set_routes([route("iris", revision("iris-1", 100, r["a"]))])

@@ -147,3 +147,17 @@ async def test_grpc_call_held_by_the_activator_is_answered_once_a_replica_is_rou
             answer = await stub.ModelInfer(infer_request())
         await scaler
         assert predictions(answer) == [0, 2]
+
+
+async def test_grpc_to_a_service_without_grpc_is_unimplemented_at_once(
+    replica: ServeProcess,
+) -> None:
+    async with gateway(activation_timeout=60) as (gw, _, target):
+        rest_only = Backend("custom-1", replica.url, None)  # a container with no gRPC port
+        gw.set_routes([iris_route(rest_only)])
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.ModelInfer(infer_request(), timeout=10)  # not the 60 s activation
+            assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert "does not serve gRPC" in (refused.value.details() or "")

@@ -39,6 +39,16 @@ class QueueFull(GatewayError):
     pass
 
 
+class NoGrpc(GatewayError):
+    status = 501
+    grpc_code = "UNIMPLEMENTED"
+
+
+class BadGateway(GatewayError):
+    status = 502
+    grpc_code = "UNAVAILABLE"
+
+
 class ActivationTimeout(GatewayError):
     pass
 

@@ -24,7 +24,9 @@ _ROUTED = ("ModelInfer", "ModelMetadata", "ModelReady")
 _REFUSED = ("RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload")
 _TRUE = b"\x08\x01"  # field 1 (live / ready) = true
 _DROPPED = frozenset({"content-type", "te", "user-agent", "host", "connection", "accept-encoding"})
-_UNREACHABLE = ("failed to connect", "connection refused", "socket closed", "connection reset")
+# Only a connection that never carried the call may be retried elsewhere: a replica that
+# closed or reset the connection after taking the call may have crashed on it.
+_UNREACHABLE = ("failed to connect", "connection refused")
 _OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
 
 
@@ -178,8 +180,10 @@ class GrpcProxy:
                 target = lease.backend.grpc_target
                 try:
                     if target is None:
-                        ticket.excluded.add(lease.backend.name)
-                        continue
+                        raise balancer_.NoGrpc(
+                            f"InferenceService {route.namespace}/{route.name} does not serve "
+                            "gRPC (its container has no gRPC port); use REST on :8080"
+                        )
                     call = self._calls.get((target, path))
                     if call is None:
                         call = self._channel(target).unary_unary(path)

@@ -158,6 +158,12 @@ class HttpProxy:
                     ticket.excluded.add(lease.backend.name)
                     self.balancer.release(lease)
                     continue
+                except upstream.Dropped as exc:
+                    self.balancer.release(lease)
+                    raise balancer_.BadGateway(
+                        f"the replica closed the connection without answering ({exc}); "
+                        "it may have crashed on this request: see `modelplane logs`"
+                    ) from None
                 except BaseException:
                     self.balancer.release(lease)
                     raise

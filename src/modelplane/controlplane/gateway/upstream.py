@@ -27,6 +27,12 @@ class Unreachable(Exception):
     """The request got no answer: refused, or the connection closed before a response began."""
 
 
+class Dropped(Exception):
+    """A fresh connection took the whole request and closed without answering: the replica
+    died on it (a crash, an OOM kill). Not retried elsewhere: the same request could take the
+    next replica down too, and a POST must not run twice."""
+
+
 class Truncated(Exception):
     """The replica's answer broke off part way through the body."""
 
@@ -183,7 +189,10 @@ class Pool:
         except OSError as exc:
             raise Unreachable(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         conn.transport = transport  # uvloop may call connection_made only after this returns
-        return await self._exchange(conn, data, method)
+        try:
+            return await self._exchange(conn, data, method)
+        except Unreachable as exc:
+            raise Dropped(f"{self.host}:{self.port} {exc}") from None
 
     async def _exchange(self, conn: _Connection, data: bytes, method: str) -> Response:
         try:
