@@ -69,21 +69,30 @@ def test_scale_to_zero_and_the_first_request_after(
 def test_kill_9_mid_rollout_loses_nothing(tmp_path: Path, models: tuple[Path, Path]) -> None:
     home = tmp_path / "home"
     v1, v2 = models
+    two = "    minReplicas: 2\n"
     with ControlPlane(home) as first:
         first.wait_up()
-        first.apply(sklearn_isvc("iris", v1))
+        first.apply(sklearn_isvc("iris", v1, extra=two))
         first.wait_ready("iris")
+        wait_until(lambda: first.revision(R1)["status"].get("readyReplicas") == 2, what="2 up")
         ports = (first.api_port, first.http_port, first.grpc_port)
         old = replica_pids(home)
-        assert len(old) == 1
-        first.apply(sklearn_isvc("iris", v2))  # the rollout begins ...
+        assert len(old) == 2
+        first.apply(sklearn_isvc("iris", v2, extra=two))  # the rollout begins ...
+        wait_until(
+            lambda: any(name.startswith(R2) for name in replica_pids(home)),
+            what="a replica of the new revision to start",
+        )
         first.kill9()  # ... and the control plane dies in the middle of it
     # Its replicas outlive it: they are processes of their own, recorded under home.
     assert all(alive(pid) for pid in old.values())
 
     with ControlPlane(home, ports=ports) as second:
         second.wait_up()
-        # Every resource is still there, and the old replica is adopted, not restarted.
+        # Both old replicas are adopted, not stopped or restarted: same names, same pids.
+        adopted = replica_pids(home)
+        assert {n: p for n, p in adopted.items() if n in old} == old
+        # Every resource is still there, and requests are answered.
         assert second.isvc("iris")["spec"]["predictor"]["model"]["storageUri"] == f"file://{v2}"
         assert second.predict("iris", IRIS_ROWS).status_code == 200
         # The rollout carries on to the end: the new revision takes over, the old one stops.
@@ -97,7 +106,7 @@ def test_kill_9_mid_rollout_loses_nothing(tmp_path: Path, models: tuple[Path, Pa
         answer = second.predict("iris", IRIS_ROWS)
         assert answer.status_code == 200 and answer.headers["x-modelplane-revision"] == R2
         wait_until(
-            lambda: not any(alive(pid) for pid in old.values()), what="the old replica to stop"
+            lambda: not any(alive(pid) for pid in old.values()), what="the old replicas to stop"
         )
         assert second.terminate() == 0, second.output
     assert not replica_pids(home)
