@@ -112,12 +112,18 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Spawne
 
 
 def adopt(pid: int, argv: Sequence[str], start_time: int | None) -> Adopted | None:
-    """The recorded process if it still runs argv (and started at start_time when known)."""
+    """The recorded process, if it still runs.
+
+    The pid and its start time name one process for good, so when the start time was recorded
+    it decides alone: a process that exec'd or renamed itself (`sh -c`, a wrapper) is still
+    ours, and must be adopted rather than forgotten with its port. Without a start time, the
+    command line must match too, so a reused pid is never taken for a replica.
+    """
     stat = _stat(pid)
     if stat is None or stat[0] in "ZX":
         return None
-    if start_time is not None and stat[1] != start_time:
-        return None
+    if start_time is not None:
+        return Adopted(pid, stat[1]) if stat[1] == start_time else None
     if command_line(pid) != list(argv):
         return None
     return Adopted(pid, stat[1])

@@ -116,7 +116,7 @@ def test_an_unreadable_state_file_is_dropped(tmp_path: Path) -> None:
     assert replica_records.read_all(tmp_path / "nowhere") == []
 
 
-def test_adoption_requires_the_same_command_line_and_start_time() -> None:
+def test_adoption_is_by_pid_and_start_time_or_by_command_line_without_one() -> None:
     pid = os.getpid()
     argv = replica_process.command_line(pid)
     assert argv == sys.orig_argv
@@ -125,7 +125,9 @@ def test_adoption_requires_the_same_command_line_and_start_time() -> None:
     adopted = replica_process.adopt(pid, argv, started)
     assert adopted is not None and adopted.pid == pid and not adopted.exited()
     assert replica_process.adopt(pid, argv, None) is not None
-    assert replica_process.adopt(pid, [*argv, "--other"], started) is None
+    # A process that exec'd or renamed itself is still the one recorded: same pid, same start.
+    assert replica_process.adopt(pid, [*argv, "--other"], started) is not None
+    assert replica_process.adopt(pid, [*argv, "--other"], None) is None
     assert replica_process.adopt(pid, argv, started + 1) is None  # a reused pid
     assert replica_process.adopt(2**31 - 2, argv, None) is None  # no such process
 
