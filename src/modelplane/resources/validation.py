@@ -90,12 +90,25 @@ def validate(
 def _metadata_causes(kind: catalog.Kind, metadata: Any) -> list[meta.Cause]:
     if not isinstance(metadata, dict):
         return [meta.required(["metadata"])]
+    for field in ("labels", "annotations"):
+        value = metadata.get(field)
+        if value is not None and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            return [meta.invalid(["metadata", field], value, "must map strings to strings")]
     namespace = metadata.get("namespace")
     if namespace is not None and (not isinstance(namespace, str) or meta.label_errors(namespace)):
         return [meta.invalid(["metadata", "namespace"], namespace, "must be a DNS-1123 label")]
     name = metadata.get("name")
     if not name:
-        if metadata.get("generateName"):
+        prefix = metadata.get("generateName")
+        if prefix:
+            # The generated name is the prefix and 5 characters; it must be a valid name too.
+            sample = f"{prefix}abcde" if isinstance(prefix, str) else None
+            if sample is None or meta.label_errors(sample):
+                return [meta.invalid(["metadata", "generateName"], prefix,
+                                     "must be the start of a DNS-1123 label")]  # fmt: skip
             return []
         return [meta.required(["metadata", "name"], "name or generateName is required")]
     if not isinstance(name, str):

@@ -251,3 +251,25 @@ def test_revisions_are_checked_for_their_name_only() -> None:
     assert validation.validate(rev) == (rev, [])
     with pytest.raises(validation.ResourceInvalid):
         validation.validate({**rev, "metadata": {"name": "Bad_Name"}})
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ({"name": "iris", "labels": "x"}, "metadata.labels"),
+        ({"name": "iris", "labels": {"team": 1}}, "metadata.labels"),
+        ({"name": "iris", "annotations": ["a"]}, "metadata.annotations"),
+        ({"generateName": "Bad_"}, "metadata.generateName"),
+    ],
+)
+def test_metadata_shapes_are_checked(metadata: dict, field: str) -> None:
+    obj = {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": metadata,
+        "spec": {"predictor": {"model": {"modelFormat": {"name": "sklearn"},
+                                         "storageUri": "s3://m/x"}}},
+    }  # fmt: skip
+    with pytest.raises(validation.ResourceInvalid) as refused:
+        validation.validate(obj)
+    assert [c.field for c in refused.value.causes] == [field]
