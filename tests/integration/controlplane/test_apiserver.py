@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from modelplane.resources import catalog
@@ -247,3 +248,21 @@ def test_aggregated_discovery_request_gets_the_plain_form(client: httpx.Client) 
     response = client.get("/apis", headers={"Accept": accept})
     assert response.headers["content-type"] == "application/json"
     assert response.json()["kind"] == "APIGroupList"
+
+
+def test_malformed_managed_fields_and_preconditions_are_not_500(client: httpx.Client) -> None:
+    assert client.post(ISVCS, json=isvc()).status_code == 201
+    broken = client.patch(
+        f"{ISVCS}/iris",
+        json={"metadata": {"managedFields": "x"}},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert broken.status_code < 500, broken.text
+    applied = client.patch(
+        f"{ISVCS}/iris?fieldManager=me",
+        content=orjson.dumps(isvc(uri="gs://models/iris-2")),
+        headers={"Content-Type": "application/apply-patch+yaml"},
+    )
+    assert applied.status_code == 200, applied.text
+    refused = client.request("DELETE", f"{ISVCS}/iris", json={"preconditions": "x"})
+    status_of(refused, 400, "BadRequest")

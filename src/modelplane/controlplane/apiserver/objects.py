@@ -105,6 +105,8 @@ async def item(ctx: context.Context, request: Request) -> Response:
             raise errors.MethodNotAllowed("DELETE is not allowed on the status subresource")
         options = await _delete_options(request)
         pre = options.get("preconditions") or {}
+        if not isinstance(pre, dict):
+            raise errors.BadRequest("DeleteOptions.preconditions must be an object")
         gone = ctx.store.delete(kind, namespace, name, resource_version=pre.get("resourceVersion"),
                                 uid=pre.get("uid"), dry_run=context.dry_run(request, options))
         return responses.json_response(gone)

@@ -100,7 +100,9 @@ def encode_fields(paths: Iterable[Path]) -> Obj:
 
 
 def decode_fields(fields: Any, prefix: Path = ()) -> set[Path]:
-    children = {k: v for k, v in (fields or {}).items() if k.startswith("f:")}
+    if not isinstance(fields, dict):  # a malformed entry someone wrote owns nothing
+        return set()
+    children = {k: v for k, v in fields.items() if isinstance(k, str) and k.startswith("f:")}
     if not children:
         return {prefix} if prefix else set()
     paths: set[Path] = set()
@@ -146,7 +148,8 @@ def apply(current: Obj | None, applied: Obj, *, manager: str, force: bool,
           now: datetime) -> Obj:
     """The object after `manager` applies `applied` to `current` (None: it does not exist)."""
     new_fields = field_paths(applied)
-    entries = list((current or {}).get("metadata", {}).get("managedFields") or [])
+    listed = (current or {}).get("metadata", {}).get("managedFields")
+    entries = [e for e in listed if isinstance(e, dict)] if isinstance(listed, list) else []
     mine = [e for e in entries if e.get("manager") == manager and e.get("operation") == "Apply"]
     others = [e for e in entries if e not in mine]
     previous = set().union(*(decode_fields(e.get("fieldsV1")) for e in mine))
