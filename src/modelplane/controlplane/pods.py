@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from modelplane.controlplane import errors, replicas
 from modelplane.resources import catalog
 
 CONTAINER = "kserve-container"
 _CONTAINER_NAMES = {CONTAINER, "predictor", None, ""}
+_CHUNK = 64 * 1024
 _REVISION = re.compile(r"^(?P<isvc>.+)-predictor-\d{5,}$")
 
 
@@ -104,27 +106,51 @@ class ReplicaPods:
             raise errors.BadRequest(
                 f"container {container} is not valid for pod {name}: use {CONTAINER}"
             )
-        return self._stream(replica.log_path, follow, tail_lines)
+        return self._stream(namespace, name, replica.log_path, follow, tail_lines)
 
     async def _stream(
-        self, path: Any, follow: bool, tail_lines: int | None
+        self, namespace: str, name: str, path: Path, follow: bool, tail_lines: int | None
     ) -> AsyncIterator[bytes]:
+        """The log in bounded chunks, so a large one never holds the event loop (which the
+        gateway shares); with `follow`, new output until the replica is gone."""
         try:
             handle = open(path, "rb")
         except FileNotFoundError:
             return
         try:
-            data = handle.read()
             if tail_lines is not None:
-                lines = data.splitlines(keepends=True)
-                data = b"".join(lines[-tail_lines:]) if tail_lines > 0 else b""
-            if data:
-                yield data
+                handle.seek(_tail_offset(handle, tail_lines))
+            while chunk := handle.read(_CHUNK):
+                yield chunk
+                await asyncio.sleep(0)
             while follow:
-                chunk = handle.read()
+                chunk = handle.read(_CHUNK)
                 if chunk:
                     yield chunk
+                elif self._manager.find(namespace, name) is None:
+                    return
                 else:
                     await asyncio.sleep(self._poll)
         finally:
             handle.close()
+
+
+def _tail_offset(handle: BinaryIO, lines: int) -> int:
+    """Where the last `lines` lines of the file begin, read backwards a block at a time."""
+    end = handle.seek(0, 2)
+    if lines <= 0:
+        return end
+    position, found = end, 0
+    while position > 0:
+        step = min(_CHUNK, position)
+        position -= step
+        handle.seek(position)
+        block = handle.read(step)
+        if position + step == end and block.endswith(b"\n"):
+            block = block[:-1]  # the last line's own newline does not start a line
+        for index in range(len(block) - 1, -1, -1):
+            if block[index] == 10:  # "\n"
+                found += 1
+                if found == lines:
+                    return position + index + 1
+    return 0
