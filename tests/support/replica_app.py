@@ -34,12 +34,16 @@ def main() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     ready_at = time.monotonic() + float(os.environ.get("REPLICA_READY_DELAY", "0"))
     marker = os.environ.get("REPLICA_MARKER", "")
+    sick = []  # non-empty: readiness fails, as a hung server's would
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/v2/health/ready":
-                self._answer(200 if time.monotonic() >= ready_at else 503, {})
+                self._answer(200 if time.monotonic() >= ready_at and not sick else 503, {})
+            elif url.path in ("/sick", "/well"):
+                sick[:] = [True] if url.path == "/sick" else []
+                self._answer(200, {})
             elif url.path == "/":
                 self._answer(200, {"pid": os.getpid(), "port": port, "marker": marker})
             elif url.path == "/exit":

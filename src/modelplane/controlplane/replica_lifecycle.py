@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 _EXIT_POLL = 0.02
 _KILL_WAIT = 10.0
 _PROBE_TIMEOUT = 1.0
+# Once ready, as Kubernetes' readiness probe does by default: a probe every few seconds
+# (Timing.ready_probe_interval), and out of the routes after three failures in a row.
+_READY_PROBE_TIMEOUT = 5.0
+_READY_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class Timing:
     backoff_base: float
     backoff_max: float
     backoff_reset: float  # ready this long: the next crash backs off from backoff_base again
+    ready_probe_interval: float = 5.0  # once ready, as Kubernetes' periodSeconds
 
 
 @dataclass(frozen=True)
@@ -249,18 +254,34 @@ class Supervisor:
         self.context.notify()
 
     async def _watch(self, process: replica_process.ReplicaProcess) -> None:
-        """Probe readiness until ready, then liveness only; return on exit or stop."""
+        """Probe readiness until ready; then keep probing, slowly, so a replica that hangs
+        (a deadlock, a stuck event loop) leaves the routes; return on exit or stop."""
+        failures = 0
         while not self.stopping.is_set() and not process.exited():
             if not self.ready:
                 if await self._probe() and not process.exited() and not self.stopping.is_set():
                     self._became_ready()
-            await self._stop_within(self.context.timing.probe_interval)
+                    failures = 0
+                await self._stop_within(self.context.timing.probe_interval)
+                continue
+            await self._stop_within(self.context.timing.ready_probe_interval)
+            if self.stopping.is_set() or process.exited():
+                return
+            # A generous timeout: a replica busy under load is slow, not gone.
+            failures = 0 if await self._probe(_READY_PROBE_TIMEOUT) else failures + 1
+            if failures >= _READY_FAILURES and not self.stopping.is_set():
+                log.warning(
+                    "replica %s failed %d readiness probes in a row: out of the routes until "
+                    "it answers again", self.name, failures,
+                )  # fmt: skip
+                self.phase, self.ready = Phase.STARTING, False
+                self.context.notify()
 
-    async def _probe(self) -> bool:
+    async def _probe(self, timeout: float = _PROBE_TIMEOUT) -> bool:
         path = self.template.readiness_path
         if path is None:
             try:
-                async with asyncio.timeout(_PROBE_TIMEOUT):
+                async with asyncio.timeout(timeout):
                     _, writer = await asyncio.open_connection("127.0.0.1", self.http_port)
                 writer.close()
                 with contextlib.suppress(OSError):
@@ -270,7 +291,7 @@ class Supervisor:
                 return False
         url = f"http://127.0.0.1:{self.http_port}{path}"
         try:
-            response = await self.context.http.get(url, timeout=_PROBE_TIMEOUT)
+            response = await self.context.http.get(url, timeout=timeout)
         except httpx.HTTPError:
             return False
         return response.status_code == 200

@@ -75,6 +75,7 @@ class ReplicaManager:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         backoff_reset: float = 60.0,
+        ready_probe_interval: float = 5.0,
     ) -> None:
         self._home = home
         self._on_change = on_change
@@ -86,6 +87,7 @@ class ReplicaManager:
             backoff_base=backoff_base,
             backoff_max=backoff_max,
             backoff_reset=backoff_reset,
+            ready_probe_interval=ready_probe_interval,
         )
         self._members: dict[str, replica_lifecycle.Supervisor] = {}
         self._desired: dict[tuple[str, str], tuple[Template, int]] = {}

@@ -130,6 +130,24 @@ async def test_two_replicas_become_ready_on_distinct_ports(manager: Manager, hom
     assert changes, "on_change was called"
 
 
+async def test_a_ready_replica_that_stops_answering_leaves_and_rejoins(manager: Manager) -> None:
+    mgr = await started(manager, ready_probe_interval=0.02)
+    mgr.ensure(NS, REV, app(), 1)
+    await mgr.wait_for(ready(mgr, 1), TIMEOUT)
+    (replica,) = mgr.replicas(NS, REV)
+    await get(replica, "/sick")  # its readiness now fails, as a hung server's would
+
+    def unready() -> bool:
+        (now,) = mgr.replicas(NS, REV)
+        return not now.ready and now.phase is replicas.Phase.STARTING
+
+    await mgr.wait_for(unready, TIMEOUT)
+    await get(replica, "/well")
+    await mgr.wait_for(ready(mgr, 1), TIMEOUT)
+    (back,) = mgr.replicas(NS, REV)
+    assert back.pid == replica.pid and back.restarts == 0  # not restarted: only unrouted
+
+
 async def test_scaling_down_stops_one_and_forgets_it(manager: Manager, home: Path) -> None:
     mgr = await started(manager)
     mgr.ensure(NS, REV, app(), 2)
