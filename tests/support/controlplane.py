@@ -105,19 +105,15 @@ class ControlPlane(ServeProcess):
         return httpx.Client(base_url=self.url, timeout=60)
 
     def isvc(self, name: str, namespace: str = "default") -> dict[str, Any]:
-        with self.api() as client:
-            response = client.get(
-                f"/apis/serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices/{name}"
-            )
-        response.raise_for_status()
-        result: dict[str, Any] = response.json()
-        return result
+        path = f"serving.kserve.io/v1beta1/namespaces/{namespace}/inferenceservices/{name}"
+        return self._get(path)
 
     def revision(self, name: str, namespace: str = "default") -> dict[str, Any]:
+        return self._get(f"serving.knative.dev/v1/namespaces/{namespace}/revisions/{name}")
+
+    def _get(self, path: str) -> dict[str, Any]:
         with self.api() as client:
-            response = client.get(
-                f"/apis/serving.knative.dev/v1/namespaces/{namespace}/revisions/{name}"
-            )
+            response = client.get(f"/apis/{path}")
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
