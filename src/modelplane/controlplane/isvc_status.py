@@ -93,6 +93,14 @@ def dig(value: Any, *path: str) -> Any:
     return value
 
 
+def tag_hosts(tag: str, name: str, namespace: str, domain: str) -> tuple[str, ...]:
+    """The hosts of a tagged revision, as KServe's tag routing names them."""
+    return (
+        f"{tag}-{name}-predictor-{namespace}.{domain}",
+        f"{tag}-{name}-predictor.{namespace}.{domain}",
+    )
+
+
 def rollout_of(obj: Mapping[str, Any]) -> traffic.Rollout:
     predictor = dig(obj, "status", "components", "predictor")
     latest = dig(predictor, "latestRolledoutRevision")

@@ -41,9 +41,12 @@ WATCHED = (
 )
 
 
+TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
+
+
 @dataclass
 class _Outcome:
-    route: routes.ServiceRoute | None = None
+    routes: list[routes.ServiceRoute] = field(default_factory=list)
     keep: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -72,7 +75,7 @@ class Reconciler:
         self.events = recorder or events.Recorder(now)
         self._dirty = asyncio.Event()
         self._last_sample = float("-inf")
-        self._routes: dict[tuple[str, str], routes.ServiceRoute] = {}
+        self._routes: dict[tuple[str, str], list[routes.ServiceRoute]] = {}
         self._started = clock()
         self.passes = 0
 
@@ -129,7 +132,7 @@ class Reconciler:
         )
         table: list[routes.ServiceRoute] = []
         keep: set[tuple[str, str]] = set()
-        routed: dict[tuple[str, str], routes.ServiceRoute] = {}
+        routed: dict[tuple[str, str], list[routes.ServiceRoute]] = {}
         for obj in services:
             meta = obj["metadata"]
             key = (meta["namespace"], meta["name"])
@@ -143,13 +146,12 @@ class Reconciler:
                     "%s/%s: reconcile failed; retry in %s s", *key, self._settings.tick
                 )
                 outcome = _Outcome(
-                    self._routes.get(key),
+                    self._routes.get(key, []),
                     {(key[0], r["metadata"]["name"]) for r in revs},
                 )
             keep |= outcome.keep
-            if outcome.route is not None:
-                table.append(outcome.route)
-                routed[key] = outcome.route
+            table += outcome.routes
+            routed[key] = outcome.routes
         self._routes = routed
         for (namespace, _name), orphans in owned.items():
             for rev in orphans:  # their InferenceService is gone: so are they
@@ -168,8 +170,8 @@ class Reconciler:
             self._scaler.observe(key, current)
         # A routed revision no request reached has no counter in the gateway; it is idle, and
         # must be seen as idle, or a minReplicas: 0 revision would never go to zero.
-        for route in self._routes.values():
-            for target in route.targets:
+        for service in self._routes.values():
+            for target in (t for route in service for t in route.targets):
                 if target.key not in loads:
                     self._scaler.record(target.key, 0.0, 0)
 
@@ -209,36 +211,66 @@ class Reconciler:
             isvc_status.rollout_of(obj),
             known=set(views),
         )
+        # KServe's tag routing (opt-in by annotation): `latest-` and `prev-` hosts reach one
+        # revision whatever the split, so a canary can be tried before it takes traffic.
+        annotations = obj["metadata"].get("annotations") or {}
+        tags = (
+            {t.revision: t.tag for t in decision.targets if t.tag}
+            if annotations.get(TAG_ROUTING) == "true"
+            else {}
+        )
         targets: list[routes.RevisionTarget] = []
         for rev in revs:
             rev_name = rev["metadata"]["name"]
             view = views[rev_name]
-            desired = self._desired(namespace, rev, view, decision, canary, rev is latest)
+            routed = decision.percent(rev_name) > 0 or rev_name in tags
+            desired = self._desired(namespace, rev, view, routed, canary, rev is latest)
             self._replicas.ensure(namespace, rev_name, revisions.template_of(rev), desired)
             outcome.keep.add((namespace, rev_name))
             self._write_revision_status(rev, view, desired)
+            if not routed:
+                continue
+            # Read again after ensure(): a replica it chose to stop is no longer a backend.
+            backends = isvc_status.RevisionView.of(
+                rev, self._replicas.replicas(namespace, rev_name)
+            ).backends
+            concurrency = int(rev["spec"].get("containerConcurrency", 0))
             percent = decision.percent(rev_name)
             if percent > 0:
-                # Read again after ensure(): a replica it chose to stop is no longer a backend.
-                now_running = self._replicas.replicas(namespace, rev_name)
                 targets.append(
-                    routes.RevisionTarget(
+                    routes.RevisionTarget(namespace, rev_name, percent, backends, concurrency)
+                )
+            if rev_name in tags:
+                only = routes.RevisionTarget(namespace, rev_name, 100, backends, concurrency)
+                outcome.routes.append(
+                    routes.ServiceRoute(
                         namespace,
-                        rev_name,
-                        percent,
-                        isvc_status.RevisionView.of(rev, now_running).backends,
-                        int(rev["spec"].get("containerConcurrency", 0)),
+                        f"{tags[rev_name]}-{name}",
+                        hosts=isvc_status.tag_hosts(
+                            tags[rev_name], name, namespace, self._settings.domain
+                        ),
+                        targets=(only,),
+                        timeout=plan.timeout,
+                        logger=plan.logger,
                     )
                 )
-        outcome.route = routes.ServiceRoute(
-            namespace,
-            name,
-            hosts=isvc_status.hosts(name, namespace, self._settings.domain),
-            targets=tuple(targets),
-            timeout=plan.timeout,
-            logger=plan.logger,
+        outcome.routes.insert(
+            0,
+            routes.ServiceRoute(
+                namespace,
+                name,
+                hosts=isvc_status.hosts(name, namespace, self._settings.domain),
+                targets=tuple(targets),
+                timeout=plan.timeout,
+                logger=plan.logger,
+            ),
         )
         status = isvc_status.build(obj, plan, views, latest_name, decision, self._settings.domain)
+        domain = self._settings.domain
+        for entry in status["components"]["predictor"]["traffic"]:
+            if entry["revisionName"] in tags:
+                host = isvc_status.tag_hosts(entry["tag"], name, namespace, domain)[0]
+                entry["url"] = f"http://{host}"
         self._write_status(obj, status)
         return outcome
 
@@ -247,13 +279,13 @@ class Reconciler:
         namespace: str,
         rev: dict[str, Any],
         view: isvc_status.RevisionView,
-        decision: traffic.Decision,
+        routed: bool,
         canary: int | None,
         is_latest: bool,
     ) -> int:
         key = (namespace, rev["metadata"]["name"])
         policy = templates.policy_of(rev, self._settings)
-        if decision.percent(key[1]) > 0:
+        if routed:
             wanted = self._scaler.desired(key, policy, view.ready_replicas)
             if self._clock() - self._started < policy.stable_window:
                 # Just (re)started: no window of load observed yet. Hold the scale the last

@@ -67,8 +67,8 @@ class FakeGateway:
     def load(self) -> dict[Any, Any]:
         return {}
 
-    def split(self) -> dict[str, int]:
-        (route,) = self.routes
+    def split(self, name: str = "iris") -> dict[str, int]:
+        (route,) = [r for r in self.routes if r.name == name]
         return {t.revision: t.percent for t in route.targets}
 
 
@@ -276,3 +276,33 @@ def test_an_idle_min_zero_revision_goes_to_zero_without_ever_seeing_a_request(
     assert fakes.wanted[("default", R1)] == 0
     assert ready(status(objects)["conditions"]) == "True"  # at zero, still Ready
     objects.close()
+
+
+def test_tag_routing_reaches_each_tagged_revision_whatever_the_split(world: Any) -> None:
+    objects, fakes, gateway, loop = world
+
+    def tagged(storage: str, **predictor: Any) -> dict[str, Any]:
+        obj = isvc(storage, **predictor)
+        obj["metadata"]["annotations"] = {reconciler.TAG_ROUTING: "true"}
+        return obj
+
+    put(objects, tagged("file:///m1"))
+    loop.reconcile()
+    fakes.ready.add(R1)
+    loop.reconcile()
+    put(objects, tagged("file:///m2", canaryTrafficPercent=0))  # tried by tag, no traffic yet
+    loop.reconcile()
+    fakes.ready.add(R2)
+    loop.reconcile()
+    assert gateway.split() == {R1: 100}
+    assert gateway.split("latest-iris") == {R2: 100}
+    assert gateway.split("prev-iris") == {R1: 100}
+    latest = next(r for r in gateway.routes if r.name == "latest-iris")
+    assert latest.hosts[0] == "latest-iris-predictor-default.example.com"
+    assert fakes.wanted[("default", R2)] == 1  # kept up: its tag routes to it
+    traffic = status(objects)["components"]["predictor"]["traffic"]
+    urls = {t["revisionName"]: t.get("url") for t in traffic}
+    assert urls == {
+        R2: "http://latest-iris-predictor-default.example.com",
+        R1: "http://prev-iris-predictor-default.example.com",
+    }
