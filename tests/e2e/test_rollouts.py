@@ -25,14 +25,16 @@ def traffic(plane: ControlPlane) -> dict[str, int]:
     return {t["revisionName"]: t["percent"] for t in entries.get("traffic", [])}
 
 
-def answered_by(plane: ControlPlane, count: int) -> Counter[str]:
+def answered_by(
+    plane: ControlPlane, count: int, host: str = "iris.default.example.com"
+) -> Counter[str]:
     seen: Counter[str] = Counter()
     with plane.gateway() as client:
         for _ in range(count):
             response = client.post(
                 "/v1/models/iris:predict",
                 json={"instances": IRIS_ROWS},
-                headers={"Host": "iris.default.example.com"},
+                headers={"Host": host},
             )
             assert response.status_code == 200, response.text
             assert response.json() == {"predictions": [0, 2]}
@@ -59,10 +61,19 @@ def test_canary_split_rollback_and_promotion(
     table = plane.cli("get", "isvc", "iris").stdout.splitlines()
     assert table[1].split()[3:5] == ["80", "20"]  # PREV, LATEST
 
-    # 0 rolls back: everything to the rolled-out revision.
-    plane.apply(sklearn_isvc("iris", v2, extra="    canaryTrafficPercent: 0\n"))
+    # 0 rolls back: everything to the rolled-out revision. With KServe's tag routing on, the
+    # latest revision can still be tried on a host of its own.
+    tags = {"serving.kserve.io/enable-tag-routing": "true"}
+    plane.apply(sklearn_isvc("iris", v2, "    canaryTrafficPercent: 0\n", annotations=tags))
     wait_until(lambda: traffic(plane) == {R2: 0, R1: 100}, what="the rollback")
     assert answered_by(plane, 50) == Counter({R1: 50})
+    latest_host = "latest-iris-predictor-default.example.com"
+    entries = plane.isvc("iris")["status"]["components"]["predictor"]["traffic"]
+    assert {t["revisionName"]: t.get("url") for t in entries}[R2] == f"http://{latest_host}"
+    assert answered_by(plane, 10, host=latest_host) == Counter({R2: 10})
+    assert answered_by(plane, 10, host="prev-iris-predictor-default.example.com") == Counter(
+        {R1: 10}
+    )
 
     # Removing the percentage promotes the latest revision; the old one drains and stops.
     plane.apply(sklearn_isvc("iris", v2))

@@ -24,15 +24,18 @@ spec:
 """
 
 
-def sklearn_isvc(name: str, storage: Path | str, extra: str = "") -> str:
+def sklearn_isvc(
+    name: str, storage: Path | str, extra: str = "", annotations: dict[str, str] | None = None
+) -> str:
     """An sklearn InferenceService; `extra` is predictor fields, each line indented 4 spaces."""
     uri = storage if isinstance(storage, str) else f"file://{storage}"
+    notes = "".join(f'    {k}: "{v}"\n' for k, v in (annotations or {}).items())
     return f"""\
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
   name: {name}
-spec:
+{"  annotations:" + chr(10) + notes if notes else ""}spec:
   predictor:
 {extra}    model:
       modelFormat:
