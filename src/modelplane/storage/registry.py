@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelplane.core import errors
-from modelplane.storage import hf, http, local, progress, s3, uri
+from modelplane.storage import gcs, hf, http, local, progress, s3, uri
 
 
 class Provider(Protocol):
@@ -62,13 +62,14 @@ class Registry:
 
 
 def create_registry(*, pvc_root: Path) -> Registry:
-    """The default providers: local paths and file://, pvc://, http(s)://, s3:// and hf://."""
+    """The default providers: local paths and file://, pvc://, http(s)://, s3://, gs://, hf://."""
     return Registry(
         [
             local.LocalProvider(),
             local.PvcProvider(pvc_root),
             http.HttpProvider(),
             s3.S3Provider(),
+            gcs.GcsProvider(),
             hf.HuggingFaceProvider(),
         ]
     )
