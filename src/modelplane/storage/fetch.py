@@ -24,8 +24,8 @@ def download(
     - a plain path or `file://`: the path itself, in place (a directory, or a single file);
     - `pvc://<claim>/<path>`: the path under `pvc_root` (default: `MODELPLANE_PVC_ROOT`, else
       `/mnt/pvc`), in place;
-    - `http(s)://` and `s3://`: a directory under `cache_dir` holding the downloaded file, the
-      unpacked archive, or every object under the S3 prefix; a second call finds it there.
+    - `http(s)://`, `s3://` and `gs://`: a directory under `cache_dir` holding the downloaded
+      file, the unpacked archive, or every object under the prefix; a second call finds it there.
 
     `progress` shows a bar while downloading: True, False, or None for "when stderr is a TTY".
     Raises `StorageNotFound` when the URI names nothing, `UnsafeArchive` for an archive member
