@@ -77,7 +77,6 @@ class Reconciler:
         self._last_sample = float("-inf")
         self._routes: dict[tuple[str, str], list[routes.ServiceRoute]] = {}
         self._started = clock()
-        self.passes = 0
 
     def poke(self) -> None:
         """Something changed: run a pass soon."""
@@ -117,7 +116,6 @@ class Reconciler:
     # -- one pass -------------------------------------------------------------------------
 
     def reconcile(self) -> None:
-        self.passes += 1
         self._sample()
         services, _ = self._store.list(catalog.INFERENCE_SERVICE)
         owned: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
