@@ -11,14 +11,13 @@ import asyncio
 import gzip
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from modelplane.controlplane.gateway import (
     Backend,
@@ -27,6 +26,7 @@ from modelplane.controlplane.gateway import (
     RevisionTarget,
     ServiceRoute,
 )
+from tests.support.asgi import serving
 
 DOMAIN = "example.com"
 
@@ -93,23 +93,6 @@ class Replica:
 
 
 @asynccontextmanager
-async def serving(app: Callable[..., Awaitable[None]]) -> AsyncIterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    deadline = asyncio.get_running_loop().time() + 10
-    while not server.started:  # uvicorn's started flag, polled with a deadline
-        assert not task.done() and asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.005)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-
-
-@asynccontextmanager
 async def replicas(*names: str) -> AsyncIterator[dict[str, Replica]]:
     made = {name: Replica(name) for name in names}
     async with contextlib_stack(made) as out:
@@ -122,7 +105,7 @@ async def contextlib_stack(made: dict[str, Replica]) -> AsyncIterator[dict[str, 
 
     async with AsyncExitStack() as stack:
         for replica in made.values():
-            replica.url = await stack.enter_async_context(serving(replica))
+            replica.url = await stack.enter_async_context(serving(replica, lifespan="on"))
         try:
             yield made
         finally:  # let held requests end, or uvicorn's shutdown would wait for them
@@ -135,7 +118,7 @@ async def contextlib_stack(made: dict[str, Replica]) -> AsyncIterator[dict[str, 
 async def gateway(**kwargs: Any) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
     gw = Gateway(rng=random.Random(42), **kwargs)
     async with (
-        serving(gw.http_app()) as url,
+        serving(gw.http_app(), lifespan="on") as url,
         httpx.AsyncClient(
             base_url=url, timeout=30, headers={"host": f"iris.default.{DOMAIN}"}
         ) as client,

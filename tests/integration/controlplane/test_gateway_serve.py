@@ -17,11 +17,11 @@ import grpc
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from modelplane.controlplane.gateway import Backend, Gateway, RevisionTarget, ServiceRoute
 from modelplane.protocol.grpc_stubs import open_inference_pb2 as pb
 from modelplane.protocol.grpc_stubs import open_inference_pb2_grpc as pb_grpc
+from tests.support.asgi import serving
 from tests.support.models import IRIS_ROWS, train_sklearn
 from tests.support.process import ServeProcess
 
@@ -51,19 +51,11 @@ def iris_route(*backends: Backend, timeout: float | None = None) -> ServiceRoute
 @asynccontextmanager
 async def gateway(**kwargs: Any) -> AsyncIterator[tuple[Gateway, str, str]]:
     gw = Gateway(**kwargs)
-    server = uvicorn.Server(uvicorn.Config(gw.http_app(), port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    deadline = asyncio.get_running_loop().time() + 10
-    while not server.started:  # uvicorn's started flag, polled with a deadline
-        assert not task.done() and asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.005)
-    http_port = server.servers[0].sockets[0].getsockname()[1]
-    grpc_port = await gw.start_grpc("127.0.0.1", 0)
     try:
-        yield gw, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}"
+        async with serving(gw.http_app()) as url:
+            grpc_port = await gw.start_grpc("127.0.0.1", 0)
+            yield gw, url, f"127.0.0.1:{grpc_port}"
     finally:
-        server.should_exit = True
-        await task
         await gw.close()
 
 
