@@ -76,6 +76,7 @@ class Reconciler:
         self._dirty = asyncio.Event()
         self._last_sample = float("-inf")
         self._routes: dict[tuple[str, str], list[routes.ServiceRoute]] = {}
+        self._table: list[routes.ServiceRoute] = []
         self._started = clock()
 
     def poke(self) -> None:
@@ -156,7 +157,9 @@ class Reconciler:
                 self._store.delete(catalog.REVISION, namespace, rev["metadata"]["name"])
                 self._scaler.forget((namespace, rev["metadata"]["name"]))
         self._replicas.retain(keep)
-        self._gateway.set_routes(table)
+        if table != self._table:  # most passes change nothing: leave the gateway's table be
+            self._gateway.set_routes(table)
+            self._table = table
 
     def _sample(self) -> None:
         now = self._clock()
