@@ -53,6 +53,17 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         in_flight = self.metrics.in_flight_for("grpc")
         in_flight.inc()
         start = time.perf_counter()
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            recorded = True
+            elapsed = time.perf_counter() - start
+            in_flight.dec()
+            label = model if model in self.repository else ""
+            self.metrics.observe_request(label, "grpc", code, elapsed)
+            logs.access(context.peer(), "gRPC", method, code, elapsed * 1000, request_id)
+
         try:
             result = await call(headers, request_id)
             code = "OK"
@@ -60,14 +71,14 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         except Exception as exc:
             status = wire_errors.status_of(exc)
             code = status.grpc
+            # abort() sends the status at once: record first, so a client that reads /metrics
+            # right after its error finds the request counted.
+            record()
             await context.abort(grpc.StatusCode[code], wire_errors.message_of(exc))
             raise  # abort raises; this line only tells type checkers so
         finally:
-            elapsed = time.perf_counter() - start
-            in_flight.dec()
-            label = model if model in self.repository else ""
-            self.metrics.observe_request(label, "grpc", code, elapsed)
-            logs.access(context.peer(), "gRPC", method, code, elapsed * 1000, request_id)
+            if not recorded:
+                record()
 
     async def ServerLive(self, request: Any, context: Any) -> Any:
         async def call(headers: dict[str, str], rid: str) -> Any:
