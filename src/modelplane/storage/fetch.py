@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelplane.storage import cache, local, registry
+from modelplane.storage import cache, local, registry, transfer
 from modelplane.storage import progress as bars
 
 
@@ -18,6 +18,7 @@ def download(
     cache_dir: Path,
     pvc_root: Path | None = None,
     progress: bool | None = None,
+    retry: transfer.Retry | None = None,
 ) -> Path:
     """Make the files `uri` names local and return where they are.
 
@@ -28,11 +29,13 @@ def download(
       file, the unpacked archive, or every object under the prefix; a second call finds it there.
 
     `progress` shows a bar while downloading: True, False, or None for "when stderr is a TTY".
+    `retry` sets how `http(s)://` and `gs://` downloads retry and resume (default: 5 attempts,
+    waits from 1 s doubling; see `transfer.Retry`).
     Raises `StorageNotFound` when the URI names nothing, `UnsafeArchive` for an archive member
     that would escape, and `StorageError` for everything else (unknown scheme, network, access).
     """
     providers = registry.create_registry(
-        pvc_root=pvc_root if pvc_root is not None else local.default_pvc_root()
+        pvc_root=pvc_root if pvc_root is not None else local.default_pvc_root(), retry=retry
     )
     provider = providers.for_uri(uri)
     if not provider.caches:

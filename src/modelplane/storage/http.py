@@ -1,22 +1,22 @@
 """The `http://` and `https://` provider: one file, or one archive unpacked, per URL.
 
 httpx is imported when a URL is fetched, not when this module is, so only users of this scheme
-pay for it. The body is streamed to disk; redirects are followed; `user:password@` in the URL
-works (httpx sends it as basic auth) and is kept out of every message.
+pay for it. The body is streamed to disk by `transfer.Downloader`, which retries a dropped
+connection or a 5xx and resumes from the bytes already written where the server allows a range;
+redirects are followed; `user:password@` in the URL works (httpx sends it as basic auth) and is
+kept out of every message.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from modelplane.core import errors
-from modelplane.storage import archive, progress, uri
+from modelplane.storage import archive, progress, transfer, uri
 
 if TYPE_CHECKING:
     import httpx
-
-_CHUNK = 1 << 20
 
 
 class HttpProvider:
@@ -25,8 +25,9 @@ class HttpProvider:
     schemes: tuple[str, ...] = ("http", "https")
     caches = True
 
-    def __init__(self, *, timeout: float = 30.0) -> None:
+    def __init__(self, *, timeout: float = 30.0, retry: transfer.Retry | None = None) -> None:
         self.timeout = timeout
+        self.retry = retry if retry is not None else transfer.Retry()
 
     def fetch(self, storage_uri: str, target: Path, meter: progress.Meter) -> Path:
         name = _file_name(storage_uri)
@@ -37,17 +38,25 @@ class HttpProvider:
                 f"fetching '{uri.redact(storage_uri)}' needs the httpx package; pip install httpx"
             ) from None
         try:
-            with (
-                httpx.Client(follow_redirects=True, timeout=self.timeout) as client,
-                client.stream("GET", storage_uri) as response,
-            ):
-                _check(response, storage_uri)
-                archive.store(name, target, lambda out: _copy(response, out, name, meter))
+            with httpx.Client(follow_redirects=True, timeout=self.timeout) as client:
+                downloader = transfer.Downloader(
+                    client,
+                    check=lambda response: _check(response, storage_uri),
+                    unreachable=lambda exc: _unreachable(exc, storage_uri),
+                    retry=self.retry,
+                )
+                archive.store(
+                    name,
+                    target,
+                    lambda out: downloader.save(
+                        storage_uri,
+                        out,
+                        lambda total: meter.track(name, total),
+                        shown=uri.redact(storage_uri),
+                    ),
+                )
         except httpx.HTTPError as exc:
-            raise errors.StorageError(
-                f"cannot fetch '{uri.redact(storage_uri)}': {type(exc).__name__}: {exc}; "
-                "check the URI and that the server is reachable from here"
-            ) from None
+            raise _unreachable(exc, storage_uri) from None
         return target
 
 
@@ -59,6 +68,13 @@ def _file_name(url: str) -> str:
             "point it at the model file or at a .tar.gz/.tgz/.zip archive"
         )
     return name
+
+
+def _unreachable(exc: httpx.HTTPError, url: str) -> errors.StorageError:
+    return errors.StorageError(
+        f"cannot fetch '{uri.redact(url)}': {type(exc).__name__}: {exc}; "
+        "check the URI and that the server is reachable from here"
+    )
 
 
 def _check(response: httpx.Response, url: str) -> None:
@@ -78,17 +94,5 @@ def _check(response: httpx.Response, url: str) -> None:
         )
     raise errors.StorageError(
         f"'{shown}' answered {status} {response.reason_phrase}; "
-        "check the URI, or retry if the server is overloaded"
+        "check the URI, or try again later if the server is overloaded"
     )
-
-
-def _copy(response: httpx.Response, out: BinaryIO, name: str, meter: progress.Meter) -> None:
-    length = response.headers.get("content-length")
-    total = int(length) if length and length.isdigit() else None
-    advance = meter.track(name, total)
-    # Counted on the wire (before any Content-Encoding is undone) to match Content-Length.
-    seen = response.num_bytes_downloaded
-    for chunk in response.iter_bytes(_CHUNK):
-        out.write(chunk)
-        advance(response.num_bytes_downloaded - seen)
-        seen = response.num_bytes_downloaded

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelplane.core import errors
-from modelplane.storage import gcs, hf, http, local, progress, s3, uri
+from modelplane.storage import gcs, hf, http, local, progress, s3, transfer, uri
 
 
 class Provider(Protocol):
@@ -61,15 +61,19 @@ class Registry:
         return provider
 
 
-def create_registry(*, pvc_root: Path) -> Registry:
-    """The default providers: local paths and file://, pvc://, http(s)://, s3://, gs://, hf://."""
+def create_registry(*, pvc_root: Path, retry: transfer.Retry | None = None) -> Registry:
+    """The default providers: local paths and file://, pvc://, http(s)://, s3://, gs://, hf://.
+
+    `retry` is how http(s):// and gs:// downloads retry (default `transfer.Retry()`); boto3 and
+    huggingface_hub bring their own.
+    """
     return Registry(
         [
             local.LocalProvider(),
             local.PvcProvider(pvc_root),
-            http.HttpProvider(),
+            http.HttpProvider(retry=retry),
             s3.S3Provider(),
-            gcs.GcsProvider(),
+            gcs.GcsProvider(retry=retry),
             hf.HuggingFaceProvider(),
         ]
     )

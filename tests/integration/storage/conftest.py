@@ -1,6 +1,6 @@
-"""Real servers for the storage tests: a counting HTTP file server and a moto S3 server.
+"""Real servers for the storage tests: HTTP file servers and a moto S3 server.
 
-Both listen on 127.0.0.1 on a port the OS picks. The HTTP server's socket is listening once it is
+All listen on 127.0.0.1 on a port the OS picks. An HTTP server's socket is listening once it is
 constructed, and moto's `start()` returns once its server is bound, so no test waits on a timer.
 """
 
@@ -10,6 +10,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -27,12 +28,27 @@ def file_server(tmp_path: Path) -> Iterator[servers.FileServer]:
     servers.model_tree(root)
     state = servers.FileServer(root=root, url="")
     handler = type("Handler", (servers.Handler,), {"server_state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _serving(partial(handler, directory=str(root))) as url:
+        state.url = url
+        yield state
+
+
+@pytest.fixture
+def blob_server() -> Iterator[servers.Blob]:
+    """A scripted server for one file (see `servers.Blob`); the test fills in its data."""
+    blob = servers.Blob(data=b"")
+    with _serving(type("Handler", (servers.BlobHandler,), {"blob": blob})) as url:
+        blob.url = url
+        yield blob
+
+
+@contextmanager
+def _serving(handler: Any) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
-        yield state
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

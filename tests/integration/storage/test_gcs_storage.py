@@ -2,13 +2,16 @@
 
 The server is a small Starlette app under uvicorn in a thread, on a socket that is already
 listening before the thread starts, so no test waits on a timer. It pages listings after two
-items, serves `alt=media`, answers 404 for unknown buckets and objects, and 403 to anonymous
-requests for the `private` bucket, as Cloud Storage does for a bucket that is not public.
+items, serves `alt=media` with an ETag and `Range: bytes=N-` (guarded by `If-Range`) as Cloud
+Storage does, answers 404 for unknown buckets and objects, and 403 to anonymous requests for the
+`private` bucket, as Cloud Storage does for a bucket that is not public. A test can have the
+next media GET of an object cut off after some bytes, or answered with an error status.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,14 +26,32 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from modelplane.core import errors
-from modelplane.storage import cache, fetch, gcs, progress
+from modelplane.storage import cache, fetch, gcs, progress, transfer
+from tests.integration.storage.servers import Cut, Status
 from tests.support.models import IRIS_ROWS, train_sklearn
 from tests.support.process import ServeProcess
 
 PAGE = 2
 TOKEN = "secret-token"
+GENERATION = "1700000000000001"
+
+
+class CutOff(Response):
+    """Sends the headers of the whole answer and `after` bytes of its body, then returns, which
+    makes uvicorn drop the connection (and log that the response was left incomplete)."""
+
+    def __init__(self, after: int, body: bytes, status: int, headers: dict[str, str]) -> None:
+        super().__init__(body, status, headers, "application/octet-stream")
+        self.after = after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        body = self.body[: self.after]
+        await send({"type": "http.response.body", "body": body, "more_body": True})
 
 
 @dataclass
@@ -40,6 +61,11 @@ class FakeGcs:
     url: str = ""
     buckets: dict[str, dict[str, bytes]] = field(default_factory=dict)
     seen: list[tuple[str, dict[str, str], str]] = field(default_factory=list)
+    #: Object name -> what its next media GETs get, in order.
+    faults: dict[str, list[Cut | Status]] = field(default_factory=dict)
+    #: The Range header of each media GET (None: none), and body bytes sent for media in all.
+    ranges: list[str | None] = field(default_factory=list)
+    sent: int = 0
 
     def put_tree(self, bucket: str, prefix: str, root: Path) -> None:
         objects = self.buckets.setdefault(bucket, {})
@@ -75,7 +101,7 @@ class FakeGcs:
             body: dict[str, object] = {"kind": "storage#objects"}
             if names[start : start + PAGE]:
                 body["items"] = [
-                    {"name": n, "size": str(len(self.buckets[bucket][n]))}
+                    {"name": n, "size": str(len(self.buckets[bucket][n])), "generation": GENERATION}
                     for n in names[start : start + PAGE]
                 ]
             if start + PAGE < len(names):
@@ -94,7 +120,13 @@ class FakeGcs:
             data = self.buckets[bucket][name]
             if request.query_params.get("alt") != "media":
                 return JSONResponse({"name": name, "size": str(len(data))})
-            return Response(data, media_type="application/octet-stream")
+            if request.query_params.get("generation", GENERATION) != GENERATION:
+                return JSONResponse({"error": {"code": 404, "message": "No such object"}}, 404)
+            faults = self.faults.get(name)
+            fault = faults.pop(0) if faults else None
+            if isinstance(fault, Status):
+                return JSONResponse({"error": {"code": fault.code}}, fault.code)
+            return self.media(request, data, fault.after if fault else None)
 
         return Starlette(
             routes=[
@@ -102,6 +134,22 @@ class FakeGcs:
                 Route("/storage/v1/b/{bucket}/o/{name:path}", get_object),
             ]
         )
+
+    def media(self, request: Request, data: bytes, cut: int | None) -> Response:
+        etag = f'"{GENERATION}"'
+        wanted = request.headers.get("range")
+        self.ranges.append(wanted)
+        start = 0
+        if wanted and request.headers.get("if-range", etag) == etag:
+            start = int(wanted.removeprefix("bytes=").removesuffix("-"))
+        headers = {"ETag": etag}
+        if start:
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        body, status = data[start:], 206 if start else 200
+        self.sent += len(body) if cut is None else min(cut, len(body))
+        if cut is not None:
+            return CutOff(cut, body, status, headers)
+        return Response(body, status, headers, "application/octet-stream")
 
 
 @pytest.fixture
@@ -215,9 +263,11 @@ def test_an_unreachable_endpoint_names_it(
     dead_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", dead_url)
+    retry = transfer.Retry(attempts=2, sleep=lambda _: None)
     with pytest.raises(errors.StorageError, match="STORAGE_EMULATOR_HOST") as caught:
-        fetch.download("gs://b/m", cache_dir=tmp_path / "cache")
+        fetch.download("gs://b/m", cache_dir=tmp_path / "cache", retry=retry)
     assert dead_url in str(caught.value)
+    assert "gave up after 2 attempts" in str(caught.value)
     assert list((tmp_path / "cache").iterdir()) == []
 
 
@@ -274,3 +324,44 @@ def test_serve_predicts_from_a_gs_uri_through_the_cache(fake_gcs: FakeGcs, tmp_p
         "model.joblib": (tmp_path / "trained" / "model.joblib").read_bytes()
     }
     assert fake_gcs.media_gets() == 1
+
+
+@pytest.fixture
+def no_wait() -> transfer.Retry:
+    return transfer.Retry(attempts=3, sleep=lambda _: None)
+
+
+def test_an_object_cut_mid_way_resumes_with_a_range(
+    gcs_env: FakeGcs, tmp_path: Path, no_wait: transfer.Retry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = random.Random(6).randbytes(300_000)
+    gcs_env.buckets["b"] = {"m/big.bin": big, "m/small.bin": b"small"}
+    gcs_env.faults["m/big.bin"] = [Cut(285_000)]
+    got = fetch.download("gs://b/m", cache_dir=tmp_path, retry=no_wait, progress=True)
+    assert tree(got) == {"big.bin": big, "small.bin": b"small"}
+    assert gcs_env.ranges == [None, "bytes=285000-", None]
+    assert gcs_env.sent == len(big) + len(b"small"), "no byte was sent twice"
+    media = [q for _, q, _ in gcs_env.seen if q.get("alt") == "media"]
+    assert all(q["generation"] == GENERATION for q in media), "every try read one generation"
+    assert "300.0/300.0 kB" in capsys.readouterr().err
+
+
+def test_a_busy_service_is_retried_and_a_listing_too(
+    gcs_env: FakeGcs, tmp_path: Path, no_wait: transfer.Retry
+) -> None:
+    gcs_env.buckets["b"] = {"m/model.joblib": b"joblib"}
+    gcs_env.faults["m/model.joblib"] = [Status(503), Status(429)]
+    got = fetch.download("gs://b/m/model.joblib", cache_dir=tmp_path, retry=no_wait)
+    assert tree(got) == {"model.joblib": b"joblib"}
+    assert gcs_env.media_gets() == 3
+
+
+def test_an_object_cut_on_every_try_gives_up_and_caches_nothing(
+    gcs_env: FakeGcs, tmp_path: Path, no_wait: transfer.Retry
+) -> None:
+    gcs_env.buckets["b"] = {"m/a.bin": b"a" * 10_000, "m/b.bin": b"b" * 10_000}
+    gcs_env.faults["m/b.bin"] = [Cut(100)] * 3
+    with pytest.raises(errors.StorageError, match="gave up after 3 attempts") as caught:
+        fetch.download("gs://b/m", cache_dir=tmp_path / "cache", retry=no_wait)
+    assert "gs://b/m" in str(caught.value)
+    assert list((tmp_path / "cache").iterdir()) == []
