@@ -232,17 +232,21 @@ class Reconciler:
             if not routed:
                 continue
             # Read again after ensure(): a replica it chose to stop is no longer a backend.
-            backends = isvc_status.RevisionView.of(
-                rev, self._replicas.replicas(namespace, rev_name)
-            ).backends
+            now = isvc_status.RevisionView.of(rev, self._replicas.replicas(namespace, rev_name))
+            backends = now.backends
+            failure = None if backends else now.failure
             concurrency = int(rev["spec"].get("containerConcurrency", 0))
             percent = decision.percent(rev_name)
             if percent > 0:
                 targets.append(
-                    routes.RevisionTarget(namespace, rev_name, percent, backends, concurrency)
+                    routes.RevisionTarget(
+                        namespace, rev_name, percent, backends, concurrency, failure
+                    )
                 )
             if rev_name in tags:
-                only = routes.RevisionTarget(namespace, rev_name, 100, backends, concurrency)
+                only = routes.RevisionTarget(
+                    namespace, rev_name, 100, backends, concurrency, failure
+                )
                 outcome.routes.append(
                     routes.ServiceRoute(
                         namespace,

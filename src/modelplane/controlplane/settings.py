@@ -46,6 +46,18 @@ class UpSettings(BaseModel):
     activation_timeout: float = Field(
         120.0, gt=0, description="How long the gateway holds a request waiting for a replica."
     )
+    max_request_size: int = Field(
+        64 << 20, gt=0, description="Largest request body the gateway takes, bytes (413 over it)."
+    )
+    connect_timeout: float = Field(
+        5.0, gt=0, description="Seconds the gateway waits to connect to a replica."
+    )
+    read_timeout: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds the gateway waits for a replica's answer to begin, and for each "
+        "next piece of it, when the InferenceService sets no timeout.",
+    )
     drain_timeout: float = Field(
         30.0, ge=0, description="How long a stopping replica may finish in-flight requests."
     )

@@ -88,7 +88,13 @@ class ControlPlane:
             if holder:
                 holder[0].poke()
 
-        gateway = Gateway(on_demand=on_demand, activation_timeout=settings.activation_timeout)
+        gateway = Gateway(
+            on_demand=on_demand,
+            activation_timeout=settings.activation_timeout,
+            max_request_size=settings.max_request_size,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+        )
         manager = replicas.ReplicaManager(
             home,
             on_change=on_change,

@@ -6,7 +6,8 @@ its `containerConcurrency` is not picked; when every replica is, the request wai
 FIFO queue per revision and is handed the next slot that frees (a direct hand-off, so a newcomer
 never barges past a waiter). When the revision has no replica at all, the activator asks for one
 (`on_demand`, which scales from zero) and holds the request until `set_routes` brings one or the
-activation timeout passes. A held request whose revision lost its traffic re-picks, so a rollout
+activation timeout passes, unless the revision's replicas are failing to start: then it is a
+503 at once, with the reason. A held request whose revision lost its traffic re-picks, so a rollout
 that retires a revision does not strand what was queued for it.
 
 Everything here runs on the gateway's event loop; nothing blocks and nothing is locked.
@@ -51,6 +52,10 @@ class BadGateway(GatewayError):
 
 class ActivationTimeout(GatewayError):
     pass
+
+
+class RevisionFailed(GatewayError):
+    """The revision has no READY replica and its replicas fail to start: no point waiting."""
 
 
 class Deadline(GatewayError):
@@ -150,6 +155,11 @@ class Balancer:
             self._count(ticket, target.key)
             candidates = [b for b in target.backends if b.name not in ticket.excluded]
             if not candidates:
+                if target.failure is not None and not target.backends:
+                    raise RevisionFailed(
+                        f"revision {target.namespace}/{target.revision} cannot serve: "
+                        f"{target.failure}"
+                    )
                 if target.key not in demanded:
                     demanded.add(target.key)
                     self._on_demand(target.namespace, target.revision)

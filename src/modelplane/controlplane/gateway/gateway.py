@@ -26,6 +26,9 @@ class Gateway:
         on_demand: Callable[[str, str], None] = lambda ns, rev: None,
         activation_timeout: float = 60.0,
         queue_per_replica: int = 100,
+        max_request_size: int = 64 << 20,
+        connect_timeout: float | None = 5.0,
+        read_timeout: float | None = 300.0,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -37,7 +40,14 @@ class Gateway:
             clock=clock,
         )
         self.request_logger = logger_.RequestLogger()
-        self._http = http_proxy.HttpProxy(self.balancer, self.request_logger, clock)
+        self._http = http_proxy.HttpProxy(
+            self.balancer,
+            self.request_logger,
+            clock,
+            max_request_size=max_request_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
         self._grpc = grpc_proxy.GrpcProxy(self.balancer)
 
     @property

@@ -41,19 +41,40 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
         b"host",
         b"content-length",
+        # Met here: the body is read whole before the request goes on, so the replica must
+        # not be asked for a `100 Continue` of its own.
+        b"expect",
     }
 )
 # The server running this app (uvicorn) writes its own.
 _RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server"}
 _JSON = [(b"content-type", b"application/json")]
+_CLOSE = [(b"connection", b"close")]
 _HEALTHZ = orjson.dumps({"status": "ok"})
 
 
-async def send_error(send: Send, status: int, message: str) -> None:
+async def send_error(send: Send, status: int, message: str, *, close: bool = False) -> None:
+    """A JSON error; `close` ends the connection, for an answer sent before the body was read."""
     body = orjson.dumps({"error": message})
-    headers = [*_JSON, (b"content-length", str(len(body)).encode())]
+    headers = [*_JSON, (b"content-length", str(len(body)).encode()), *(_CLOSE if close else ())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def connection_tokens(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The header names a `Connection` header lists: hop-by-hop for this one message."""
+    named = [v for k, v in headers if k.lower() == b"connection"]
+    return frozenset(t.strip().lower() for value in named for t in value.split(b",") if t.strip())
+
+
+class _Exchange:
+    """One request's standing against its client: has the answer ended, has the client left."""
+
+    __slots__ = ("client_left", "ended")
+
+    def __init__(self) -> None:
+        self.ended = False
+        self.client_left = False
 
 
 class HttpProxy:
@@ -62,11 +83,17 @@ class HttpProxy:
         balancer: balancer_.Balancer,
         request_logger: logger_.RequestLogger,
         clock: Callable[[], float],
+        *,
+        max_request_size: int = 64 << 20,
+        connect_timeout: float | None = 5.0,
+        read_timeout: float | None = 300.0,
     ) -> None:
         self.balancer = balancer
         self.request_logger = request_logger
         self.clock = clock
-        self.client = upstream.Client()
+        self.max_request_size = max_request_size
+        self.read_timeout = read_timeout
+        self.client = upstream.Client(connect_timeout=connect_timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -89,29 +116,79 @@ class HttpProxy:
 
     async def _proxy(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = ""
-        headers: list[tuple[bytes, bytes]] = []
-        for name, value in scope["headers"]:
-            if name == b"host":
+        length = -1
+        expect: bytes | None = None
+        raw: list[tuple[bytes, bytes]] = scope["headers"]
+        dropped = HOP_BY_HOP
+        has_body = False
+        for name, value in raw:
+            if name == b"connection":
+                dropped = HOP_BY_HOP | connection_tokens(raw)
+            elif name == b"host":
                 host = value.decode("latin-1")
-            if name not in HOP_BY_HOP:
-                headers.append((name, value))
+            elif name == b"content-length":
+                length = int(value) if value.isdigit() else -1
+                has_body = has_body or length > 0
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"expect":
+                expect = value.strip().lower()
+        headers = [(n, v) for n, v in raw if n not in dropped]
+        if expect is not None and expect != b"100-continue":
+            return await send_error(
+                send, 417, f"unsupported expectation {expect.decode('latin-1')!r}", close=has_body
+            )
+        if length > self.max_request_size:
+            return await send_error(send, 413, self._too_large(), close=True)
         route, why = self.balancer.table.resolve(host, scope["path"])
         if route is None:
-            return await send_error(send, 404, why)
+            return await send_error(send, 404, why, close=has_body)
         chunks = []
+        size = 0
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_request_size:
+                return await send_error(send, 413, self._too_large(), close=True)
+            chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        exchange = _Exchange()
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.create_task(_watch(receive, task, exchange))
+        try:
+            await self._answer(route, scope, headers, body, send, exchange)
+        except asyncio.CancelledError:
+            if exchange.client_left and task.uncancel() == 0:
+                return  # the client went away: its request was cancelled, nothing to answer
+            raise
+        finally:
+            watcher.cancel()
+
+    def _too_large(self) -> str:
+        return f"request body larger than the gateway's limit of {self.max_request_size} bytes"
+
+    async def _answer(
+        self,
+        route: routes_.ServiceRoute,
+        scope: Scope,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        send: Send,
+        exchange: _Exchange,
+    ) -> None:
         started = False
 
         async def tracked(message: dict[str, Any]) -> None:
             nonlocal started
             started = True
+            if not message.get("more_body", False) and message["type"] == "http.response.body":
+                exchange.ended = True  # from here a disconnect is the connection's end, not ours
             await send(message)
 
         try:
@@ -124,6 +201,10 @@ class HttpProxy:
             if started:  # the answer began: all that is left is to cut it off
                 raise
             await send_error(send, 504, f"no answer within the timeout of {route.timeout:g}s")
+        except upstream.ReadTimeout as exc:
+            if started:
+                raise
+            await send_error(send, 504, str(exc))
         except balancer_.GatewayError as exc:
             await send_error(send, exc.status, str(exc))
 
@@ -153,7 +234,9 @@ class HttpProxy:
                 lease = await self.balancer.acquire(route, ticket, deadline)
                 pool = self.client.pool(lease.backend.http_url)
                 try:
-                    response = await pool.request(method, path, headers, body)
+                    # The route's timeout, when set, bounds the whole request already.
+                    wait = self.read_timeout if timeout is None else None
+                    response = await pool.request(method, path, headers, body, wait)
                 except upstream.Unreachable:
                     ticket.excluded.add(lease.backend.name)
                     self.balancer.release(lease)
@@ -195,7 +278,8 @@ class HttpProxy:
         request_id: str,
         path: str,
     ) -> None:
-        out = [(k, v) for k, v in response.headers if k.lower() not in _RESPONSE_DROPPED]
+        dropped = _RESPONSE_DROPPED | connection_tokens(response.headers)
+        out = [(k, v) for k, v in response.headers if k.lower() not in dropped]
         length = response.header(b"content-length")
         if length is not None:
             out.append((b"content-length", length))
@@ -224,6 +308,19 @@ class HttpProxy:
 
     async def close(self) -> None:
         self.client.close()
+
+
+async def _watch(receive: Receive, request: asyncio.Task[Any], exchange: _Exchange) -> None:
+    """Cancel `request` if its client disconnects before the answer ended.
+
+    Once the body is read, an ASGI server's `receive` returns only at a disconnect, so a request
+    held by the activator, queued, or waiting on a slow replica stops counting and its upstream
+    connection is closed the moment nobody waits for it.
+    """
+    message = await receive()
+    if message["type"] == "http.disconnect" and not exchange.ended:
+        exchange.client_left = True
+        request.cancel()
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:

@@ -32,6 +32,9 @@ class RevisionTarget:
     percent: int
     backends: tuple[Backend, ...]
     container_concurrency: int = 0  # 0 = unlimited per replica
+    # Why the revision's replicas could not start (a model that cannot load), while none is
+    # READY: requests fail at once with it instead of waiting for a replica that won't come.
+    failure: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
