@@ -8,6 +8,7 @@ Each revision here serves the same iris model from a different directory, so the
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -155,3 +156,20 @@ def test_a_revision_that_cannot_load_never_takes_traffic(
     assert "does not exist" in described.stdout, described.stdout
     events_part = described.stdout.split("Events:")[1]
     assert "Warning" in events_part and "ModelLoadFailed" in events_part, described.stdout
+
+
+def test_requests_for_a_model_that_cannot_load_fail_at_once_with_the_reason(
+    plane: ControlPlane, tmp_path: Path
+) -> None:
+    plane.apply(sklearn_isvc("broken", tmp_path / "no-such-model"))
+
+    def failed() -> dict[str, object] | None:
+        model = plane.isvc("broken").get("status", {}).get("modelStatus", {})
+        return model if model.get("lastFailureInfo") else None
+
+    wait_until(failed, what="the model to fail to load")
+    started = time.monotonic()
+    answer = plane.predict("broken", IRIS_ROWS)
+    assert answer.status_code == 503, answer.text
+    assert "no-such-model" in answer.json()["error"] and "does not exist" in answer.json()["error"]
+    assert time.monotonic() - started < 10  # not held for the activation timeout (120 s)
