@@ -19,6 +19,12 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "src" / "modelplane"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+# Each platform pip installs on, as (sys_platform, platform_machine).
+PLATFORMS = [
+    ("linux", "x86_64"), ("linux", "aarch64"), ("linux", "ppc64le"), ("linux", "s390x"),
+    ("win32", "AMD64"), ("win32", "ARM64"), ("win32", "x86"),
+    ("darwin", "arm64"), ("darwin", "x86_64"), ("freebsd14", "amd64"),
+]  # fmt: skip
 
 
 def _normalise(name: str) -> str:
@@ -79,3 +85,19 @@ def test_module_level_imports_need_no_extra() -> None:
     assert {"numpy", "starlette", "pydantic"} <= imports.keys()
     assert _undeclared(imports, _declared()) == []
 
+
+def test_every_platform_gets_exactly_one_xgboost() -> None:
+    extra = PYPROJECT["project"]["optional-dependencies"]["xgboost"]
+    requirements = [Requirement(r) for r in extra]
+    chosen = {
+        platform: [
+            r.name
+            for r in requirements
+            if r.marker is None
+            or r.marker.evaluate({"sys_platform": platform[0], "platform_machine": platform[1]})
+        ]
+        for platform in PLATFORMS
+    }
+    assert all(len(names) == 1 for names in chosen.values()), chosen
+    assert chosen[("darwin", "arm64")] == ["xgboost"]
+    assert chosen[("linux", "x86_64")] == ["xgboost-cpu"]
