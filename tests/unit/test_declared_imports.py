@@ -74,7 +74,7 @@ def _undeclared(imports: dict[str, set[str]], declared: set[str]) -> list[str]:
 def test_every_import_comes_from_a_declared_distribution() -> None:
     extras = [name for name in PYPROJECT["project"]["optional-dependencies"] if name != "test"]
     imports = _imports(module_level_only=False)
-    assert {"numpy", "uvloop", "huggingface_hub", "xgboost"} <= imports.keys()
+    assert {"numpy", "uvloop", "psutil", "huggingface_hub", "xgboost"} <= imports.keys()
     assert _undeclared(imports, _declared(*extras)) == []
 
 

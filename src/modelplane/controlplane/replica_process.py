@@ -3,11 +3,13 @@
 The control plane may be killed at any moment and started again, so a replica process must
 outlive it: processes start in their own session (a kill -9 of the control plane leaves them
 running) with their output appended to a log file rather than a pipe. A later control plane
-adopts them by pid, after checking from /proc that the pid still runs the same command line
-and is the same process (its start time), so a reused pid is never mistaken for a replica.
+adopts them by pid, after checking that the pid is still the same process (its start time) or,
+without a recorded start time, still runs the same command line, so a reused pid is never
+mistaken for a replica. psutil reads both, on Linux from /proc and elsewhere from the OS's own
+process table.
 
 Own children are watched with Popen.poll (which also reaps them); adopted processes are not
-our children, so their exit is seen in /proc, where an unreaped zombie counts as exited.
+our children, so their exit is seen by psutil, where an unreaped zombie counts as exited.
 """
 
 from __future__ import annotations
@@ -21,8 +23,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import psutil
+
 TAIL_LINES = 20
 _TAIL_BYTES = 16_384
+# On Linux psutil adds a process's start, counted since boot, to the boot time, which the kernel
+# gives in whole seconds and moves when the clock is stepped: two control planes may read one
+# process's start a second apart. A pid is not handed on within seconds of its last start.
+_SAME_START = 2.0
+_GONE = (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
 
 
 class ReplicaProcess(Protocol):
@@ -73,7 +82,7 @@ class Spawned:
 class Adopted:
     """A process an earlier control plane started, found alive at start-up."""
 
-    def __init__(self, pid: int, start_time: int) -> None:
+    def __init__(self, pid: int, start_time: float) -> None:
         self._pid = pid
         self._start_time = start_time
 
@@ -82,8 +91,8 @@ class Adopted:
         return self._pid
 
     def exited(self) -> bool:
-        stat = _stat(self._pid)
-        return stat is None or stat[0] in "ZX" or stat[1] != self._start_time
+        started = _running_since(self._pid)
+        return started is None or not _same_start(started, self._start_time)
 
     def describe_exit(self) -> str:
         # Only the parent learns an exit status, and the parent was the earlier control plane.
@@ -111,7 +120,7 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Spawne
     return Spawned(popen)
 
 
-def adopt(pid: int, argv: Sequence[str], start_time: int | None) -> Adopted | None:
+def adopt(pid: int, argv: Sequence[str], start_time: float | None) -> Adopted | None:
     """The recorded process, if it still runs.
 
     The pid and its start time name one process for good, so when the start time was recorded
@@ -119,28 +128,35 @@ def adopt(pid: int, argv: Sequence[str], start_time: int | None) -> Adopted | No
     ours, and must be adopted rather than forgotten with its port. Without a start time, the
     command line must match too, so a reused pid is never taken for a replica.
     """
-    stat = _stat(pid)
-    if stat is None or stat[0] in "ZX":
+    started = _running_since(pid)
+    if started is None:
         return None
     if start_time is not None:
-        return Adopted(pid, stat[1]) if stat[1] == start_time else None
+        return Adopted(pid, started) if _same_start(started, start_time) else None
     if command_line(pid) != list(argv):
         return None
-    return Adopted(pid, stat[1])
+    return Adopted(pid, started)
 
 
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat)."""
-    stat = _stat(pid)
-    return None if stat is None else stat[1]
+def start_time(pid: int) -> float | None:
+    """When the process started, in seconds since the epoch (psutil's create_time)."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def start_time_from_clock_ticks(ticks: int) -> float:
+    """A start time as earlier versions recorded it, clock ticks since boot (field 22 of
+    /proc/PID/stat, Linux only), in psutil's terms: the same sum psutil makes."""
+    return ticks / os.sysconf("SC_CLK_TCK") + psutil.boot_time()
 
 
 def command_line(pid: int) -> list[str] | None:
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return list(psutil.Process(pid).cmdline())
+    except psutil.Error:  # gone, a zombie, or not ours to read
         return None
-    return [part.decode(errors="surrogateescape") for part in raw.split(b"\0")[:-1]]
 
 
 def free_port(taken: set[int] | frozenset[int] = frozenset()) -> int:
@@ -173,15 +189,20 @@ def log_size(path: Path) -> int:
         return 0
 
 
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time) from /proc/PID/stat, or None when there is no such process."""
+def _running_since(pid: int) -> float | None:
+    """The start time of the process pid if it runs (a zombie has ended), else None."""
     try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        process = psutil.Process(pid)
+        with process.oneshot():
+            if process.status() in _GONE:
+                return None
+            return float(process.create_time())
+    except psutil.Error:  # no such process, a zombie (macOS), or not ours to inspect
         return None
-    # The command name (field 2) is in parentheses and may itself contain spaces or ')'.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return fields[0], int(fields[19])
+
+
+def _same_start(seen: float, recorded: float) -> bool:
+    return abs(seen - recorded) < _SAME_START
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -6,6 +6,10 @@ at any instant leaves either the old record or the new one, never half of one. T
 what adoption checks (pid, the exact argv, the process's start time) and what the replica needs to
 carry on without the reconciler (its whole template, so a crash before the next reconcile is
 still restarted; its restart count and whether it was ever ready, which status reports).
+
+The start time is psutil's, seconds since the epoch, a float in the JSON. Earlier versions wrote
+Linux clock ticks since boot, an integer; such a record is read in today's terms, so replicas
+started by an earlier version are still adopted by their start time.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from modelplane.controlplane import replica_process
+
 log = logging.getLogger(__name__)
 
 
@@ -27,7 +33,7 @@ class Record:
     namespace: str
     revision: str
     pid: int
-    proc_start: int | None  # /proc start time of pid, to tell a reused pid apart
+    proc_start: float | None  # when pid started (psutil), to tell a reused pid apart
     argv: tuple[str, ...]  # as started, ports substituted
     template: dict[str, Any]  # the Template's fields, to restart it
     template_digest: str
@@ -46,6 +52,8 @@ class Record:
     def from_json(cls, data: bytes) -> Record:
         raw = json.loads(data)
         raw["argv"] = tuple(raw["argv"])
+        if type(raw.get("proc_start")) is int:  # clock ticks, from an earlier version
+            raw["proc_start"] = replica_process.start_time_from_clock_ticks(raw["proc_start"])
         return cls(**raw)
 
 

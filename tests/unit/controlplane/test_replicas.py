@@ -1,5 +1,6 @@
 """The replica manager's pure parts: backoff schedule, which replica a scale-down stops, template
-identity, state-file round trip, adoption checks against /proc, log tails. No process is started."""
+identity, state-file round trip, adoption checks (psutil, this test's own process), log tails. No
+process is started."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ def record(**changes: object) -> replica_records.Record:
         "namespace": "default",
         "revision": "iris-predictor-00001",
         "pid": 4242,
-        "proc_start": 123456,
+        "proc_start": 1_767_225_600.25,
         "argv": ("python", "-m", "modelplane.cli", "serve", "--http-port", "4100"),
         "template": replicas.Template(argv=("python",)).to_dict(),
         "template_digest": "d1",
@@ -128,8 +129,24 @@ def test_adoption_is_by_pid_and_start_time_or_by_command_line_without_one() -> N
     # A process that exec'd or renamed itself is still the one recorded: same pid, same start.
     assert replica_process.adopt(pid, [*argv, "--other"], started) is not None
     assert replica_process.adopt(pid, [*argv, "--other"], None) is None
-    assert replica_process.adopt(pid, argv, started + 1) is None  # a reused pid
+    assert replica_process.adopt(pid, argv, started + 60) is None  # a reused pid
     assert replica_process.adopt(2**31 - 2, argv, None) is None  # no such process
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="earlier versions recorded Linux clock ticks")
+def test_a_record_from_an_earlier_version_is_read_in_todays_terms() -> None:
+    # Earlier versions recorded the start as clock ticks since boot (field 22 of /proc/PID/stat).
+    stat = Path(f"/proc/{os.getpid()}/stat").read_text()
+    ticks = int(stat[stat.rindex(")") + 2 :].split()[19])
+    legacy = record(pid=os.getpid(), proc_start=ticks).to_json()
+    assert b'"proc_start": %d,' % ticks in legacy
+    migrated = replica_records.Record.from_json(legacy)
+    assert isinstance(migrated.proc_start, float)
+    started = replica_process.start_time(os.getpid())
+    assert started is not None and abs(migrated.proc_start - started) < 0.05
+    # So the replica is still adopted by its start time alone, whatever its command line.
+    assert replica_process.adopt(os.getpid(), migrated.argv, migrated.proc_start) is not None
+    assert record() == replica_records.Record.from_json(record().to_json())
 
 
 def test_log_tail_reads_only_this_runs_last_lines(tmp_path: Path) -> None:
