@@ -199,3 +199,19 @@ def test_grpc_model_name_scanner_reads_only_field_one() -> None:
     )
     assert grpc_proxy.field_string(b"") == ""
     assert grpc_proxy.field_string(b"\x0a\xff") == ""
+
+
+async def test_a_revision_failing_to_start_fails_at_once_and_one_with_a_replica_serves() -> None:
+    b, demanded, _ = make()
+    failing = routes.RevisionTarget("default", "iris-1", 100, (), failure="no such model (exit 1)")
+    b.set_routes([service(failing)])
+    with pytest.raises(balancer.RevisionFailed, match="iris-1 cannot serve: no such model"):
+        await b.acquire(b.table.routes[0], balancer.Ticket(), None)
+    assert demanded == []  # nothing to activate: the replica that would come cannot load
+    # A replica of the same revision that did start (an earlier one) still serves.
+    serving = routes.RevisionTarget(
+        "default", "iris-1", 100, (backend("a"),), failure="no such model (exit 1)"
+    )
+    b.set_routes([service(serving)])
+    lease = await b.acquire(b.table.routes[0], balancer.Ticket(), None)
+    assert lease.backend.name == "a"
