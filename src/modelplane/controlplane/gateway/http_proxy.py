@@ -51,6 +51,7 @@ _RESPONSE_DROPPED = HOP_BY_HOP | {b"date", b"server"}
 _JSON = [(b"content-type", b"application/json")]
 _CLOSE = [(b"connection", b"close")]
 _HEALTHZ = orjson.dumps({"status": "ok"})
+_WATCH_AFTER = 0.05  # seconds before a request's client is watched for leaving
 
 
 async def send_error(send: Send, status: int, message: str, *, close: bool = False) -> None:
@@ -160,7 +161,13 @@ class HttpProxy:
         exchange = _Exchange()
         task = asyncio.current_task()
         assert task is not None
-        watcher = asyncio.create_task(_watch(receive, task, exchange))
+        # Most answers come in a few milliseconds: a timer costs less than a task, so only a
+        # request still going after `_WATCH_AFTER` gets a task watching for its client to leave.
+        watchers: list[asyncio.Task[None]] = []
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(
+            _WATCH_AFTER, lambda: watchers.append(loop.create_task(_watch(receive, task, exchange)))
+        )
         try:
             await self._answer(route, scope, headers, body, send, exchange)
         except asyncio.CancelledError:
@@ -168,7 +175,9 @@ class HttpProxy:
                 return  # the client went away: its request was cancelled, nothing to answer
             raise
         finally:
-            watcher.cancel()
+            timer.cancel()
+            for watcher in watchers:
+                watcher.cancel()
 
     def _too_large(self) -> str:
         return f"request body larger than the gateway's limit of {self.max_request_size} bytes"
