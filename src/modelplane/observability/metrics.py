@@ -1,10 +1,24 @@
-"""Prometheus metrics of the data plane, defined on an explicitly passed registry."""
+"""Prometheus metrics of the data plane, defined on an explicitly passed registry.
+
+One process keeps its values in memory and exposes its registry. The workers of
+`modelplane serve --workers N` share one port, so a scrape reaches any one of them; their values
+must be summed. That is prometheus_client's multiprocess mode: with PROMETHEUS_MULTIPROC_DIR set
+before a process starts, prometheus_client keeps every value in a file of that directory, and
+a scrape in any process collects all the files. The supervisor makes the directory
+(`shared_across_processes`); the mode is prometheus_client's choice at import, so ServerMetrics
+reads the same variable rather than take a setting that could disagree with it.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 # Sub-millisecond buckets matter: a fast model answers in well under a millisecond.
@@ -14,6 +28,29 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def shared_across_processes() -> Iterator[str]:
+    """A fresh private directory where the processes started inside the block keep their metrics
+    (through the environment they inherit), removed with everything in it at the end."""
+    directory = tempfile.mkdtemp(prefix="modelplane-metrics-")
+    previous = os.environ.get(MULTIPROCESS_DIR)
+    os.environ[MULTIPROCESS_DIR] = directory
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_DIR, None)
+        else:
+            os.environ[MULTIPROCESS_DIR] = previous
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def process_exited(directory: str, pid: int) -> None:
+    """Drop the live gauges of a process that is gone; its counters and histograms still count."""
+    multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 class ServerMetrics:
@@ -21,6 +58,7 @@ class ServerMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self.multiprocess_dir = os.environ.get(MULTIPROCESS_DIR) or None
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._stage_children: dict[tuple[str, str], Any] = {}
         self._in_flight_children: dict[str, Any] = {}
@@ -63,6 +101,8 @@ class ServerMetrics:
             "Requests being served now, by protocol.",
             ("protocol",),
             registry=self.registry,
+            # Summed over the workers alive: a dead worker's requests are no longer in flight.
+            multiprocess_mode="livesum",
         )
 
     def observe_request(self, model: str, protocol: str, status: str, seconds: float) -> None:
@@ -93,4 +133,11 @@ class ServerMetrics:
         return child
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        """The text format of every metric: this process's, or the sum over every process that
+        shares the multiprocess directory."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        # A fresh registry per scrape: the collector reads the directory's files as they are now.
+        shared = CollectorRegistry()
+        multiprocess.MultiProcessCollector(shared, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(shared)

@@ -3,8 +3,10 @@
 The parent reserves both ports with SO_REUSEPORT sockets it never listens on (so port 0 resolves
 to one port for every worker), starts the workers, restarts any that crash with a backoff, and
 turns SIGTERM into a graceful stop of every worker. The kernel spreads new connections across
-the workers' listening sockets. Each worker loads its own copy of the model and keeps its own
-metrics, as KServe's and MLServer's workers do.
+the workers' listening sockets. Each worker loads its own copy of the model, as KServe's and
+MLServer's workers do, but a scrape of /metrics, whichever worker takes it, answers the sum over
+all of them: the workers keep their metrics in a directory the parent makes for them
+(prometheus_client's multiprocess mode) and removes at exit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from modelplane.observability import metrics
 from modelplane.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,10 @@ class Supervisor:
 
     def run(self) -> int:
         """Serve until SIGTERM or SIGINT; the exit status is non-zero if a worker cannot start."""
+        with metrics.shared_across_processes() as metrics_dir:
+            return self._supervise(metrics_dir)
+
+    def _supervise(self, metrics_dir: str) -> int:
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         workers = [self._start() for _ in range(self.settings.workers)]
@@ -98,6 +105,8 @@ class Supervisor:
                 if process.exitcode == START_FAILED:
                     self._stopping, status = True, 1
                     break
+                if process.pid is not None:
+                    metrics.process_exited(metrics_dir, process.pid)
                 failures[index] += 1
                 backoff = min(MAX_BACKOFF, 0.5 * 2 ** (failures[index] - 1))
                 log.warning(
