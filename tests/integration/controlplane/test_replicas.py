@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from modelplane.controlplane import replica_process, replica_records, replicas
+from modelplane.controlplane import replicas
+from modelplane.controlplane.replicas import local, records
 
 APP = Path(__file__).resolve().parents[2] / "support" / "replica_app.py"
 NS, REV = "default", "iris-predictor-00001"
@@ -74,8 +75,8 @@ async def get(replica: replicas.Replica, path: str = "/") -> Any:
 async def home(tmp_path: Path) -> AsyncIterator[Path]:
     yield tmp_path / "home"
     # A safety net for a failed test: no recorded replica outlives it.
-    for record in replica_records.read_all(tmp_path / "home"):
-        if replica_process.adopt(record.pid, record.argv, record.proc_start) is not None:
+    for record in records.read_all(tmp_path / "home"):
+        if local.adopt(record.pid, record.argv, record.proc_start) is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(record.pid, signal.SIGKILL)
 
@@ -358,15 +359,15 @@ async def test_a_dead_or_foreign_recorded_pid_is_not_adopted(manager: Manager, h
     os.kill(pid, signal.SIGKILL)
     await until(lambda: not alive(pid))
     # A record naming a live process that runs something else (this test) is not adopted either.
-    (record,) = replica_records.read_all(home)
-    foreign = replica_records.Record(
+    (record,) = records.read_all(home)
+    foreign = records.Record(
         **{**asdict(record), "name": f"{REV}-frgn1", "pid": os.getpid(), "proc_start": None}
     )
-    replica_records.write(home, foreign)
+    records.write(home, foreign)
 
     second = await started(manager)
     assert second.all() == []
-    assert replica_records.read_all(home) == []
+    assert records.read_all(home) == []
     second.ensure(NS, REV, app(), 1)
     await second.wait_for(ready(second, 1), TIMEOUT)
     (fresh,) = second.replicas(NS, REV)

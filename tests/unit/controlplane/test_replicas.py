@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from modelplane.controlplane import replica_process, replica_records, replicas
+from modelplane.controlplane import replicas
+from modelplane.controlplane.replicas import local, records
 
 
 def test_backoff_doubles_from_the_base_and_is_capped() -> None:
@@ -71,7 +72,7 @@ def test_render_substitutes_ports_and_leaves_other_braces() -> None:
     assert template.render(8001, None) == ("x", "8001", "--grpc=-1", '{"k": 1}')
 
 
-def record(**changes: object) -> replica_records.Record:
+def record(**changes: object) -> records.Record:
     fields: dict[str, object] = {
         "name": "iris-predictor-00001-abcde",
         "namespace": "default",
@@ -90,47 +91,47 @@ def record(**changes: object) -> replica_records.Record:
         "log_offset": 77,
     }
     fields.update(changes)
-    return replica_records.Record(**fields)  # type: ignore[arg-type]
+    return records.Record(**fields)  # type: ignore[arg-type]
 
 
 def test_state_file_round_trip_is_atomic(tmp_path: Path) -> None:
     first, second = record(), record(name="iris-predictor-00001-zzzzz", grpc_port=4101)
-    replica_records.write(tmp_path, first)
-    replica_records.write(tmp_path, second)
-    replica_records.write(tmp_path, record(restarts=4))  # replaces the first
+    records.write(tmp_path, first)
+    records.write(tmp_path, second)
+    records.write(tmp_path, record(restarts=4))  # replaces the first
     files = sorted(p.name for p in (tmp_path / "replicas").iterdir())
     assert files == [
         "default.iris-predictor-00001-abcde.json",
         "default.iris-predictor-00001-zzzzz.json",
     ]
-    assert replica_records.read_all(tmp_path) == [record(restarts=4), second]
-    replica_records.remove(tmp_path, "default", first.name)
-    replica_records.remove(tmp_path, "default", first.name)  # gone already: fine
-    assert replica_records.read_all(tmp_path) == [second]
+    assert records.read_all(tmp_path) == [record(restarts=4), second]
+    records.remove(tmp_path, "default", first.name)
+    records.remove(tmp_path, "default", first.name)  # gone already: fine
+    assert records.read_all(tmp_path) == [second]
 
 
 def test_an_unreadable_state_file_is_dropped(tmp_path: Path) -> None:
-    replica_records.write(tmp_path, record())
+    records.write(tmp_path, record())
     (tmp_path / "replicas" / "default.torn.json").write_text('{"name": "torn"')
-    assert replica_records.read_all(tmp_path) == [record()]
+    assert records.read_all(tmp_path) == [record()]
     assert not (tmp_path / "replicas" / "default.torn.json").exists()
-    assert replica_records.read_all(tmp_path / "nowhere") == []
+    assert records.read_all(tmp_path / "nowhere") == []
 
 
 def test_adoption_is_by_pid_and_start_time_or_by_command_line_without_one() -> None:
     pid = os.getpid()
-    argv = replica_process.command_line(pid)
+    argv = local.command_line(pid)
     assert argv == sys.orig_argv
-    started = replica_process.start_time(pid)
+    started = local.start_time(pid)
     assert started is not None
-    adopted = replica_process.adopt(pid, argv, started)
+    adopted = local.adopt(pid, argv, started)
     assert adopted is not None and adopted.pid == pid and not adopted.exited()
-    assert replica_process.adopt(pid, argv, None) is not None
+    assert local.adopt(pid, argv, None) is not None
     # A process that exec'd or renamed itself is still the one recorded: same pid, same start.
-    assert replica_process.adopt(pid, [*argv, "--other"], started) is not None
-    assert replica_process.adopt(pid, [*argv, "--other"], None) is None
-    assert replica_process.adopt(pid, argv, started + 60) is None  # a reused pid
-    assert replica_process.adopt(2**31 - 2, argv, None) is None  # no such process
+    assert local.adopt(pid, [*argv, "--other"], started) is not None
+    assert local.adopt(pid, [*argv, "--other"], None) is None
+    assert local.adopt(pid, argv, started + 60) is None  # a reused pid
+    assert local.adopt(2**31 - 2, argv, None) is None  # no such process
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="earlier versions recorded Linux clock ticks")
@@ -140,29 +141,29 @@ def test_a_record_from_an_earlier_version_is_read_in_todays_terms() -> None:
     ticks = int(stat[stat.rindex(")") + 2 :].split()[19])
     legacy = record(pid=os.getpid(), proc_start=ticks).to_json()
     assert b'"proc_start": %d,' % ticks in legacy
-    migrated = replica_records.Record.from_json(legacy)
+    migrated = records.Record.from_json(legacy)
     assert isinstance(migrated.proc_start, float)
-    started = replica_process.start_time(os.getpid())
+    started = local.start_time(os.getpid())
     assert started is not None and abs(migrated.proc_start - started) < 0.05
     # So the replica is still adopted by its start time alone, whatever its command line.
-    assert replica_process.adopt(os.getpid(), migrated.argv, migrated.proc_start) is not None
-    assert record() == replica_records.Record.from_json(record().to_json())
+    assert local.adopt(os.getpid(), migrated.argv, migrated.proc_start) is not None
+    assert record() == records.Record.from_json(record().to_json())
 
 
 def test_log_tail_reads_only_this_runs_last_lines(tmp_path: Path) -> None:
     log = tmp_path / "r.log"
     log.write_text("earlier run\n" + "".join(f"line {i}\n" for i in range(30)))
     offset = len("earlier run\n")
-    tail = replica_process.log_tail(log, offset)
+    tail = local.log_tail(log, offset)
     assert tail.splitlines() == [f"line {i}" for i in range(10, 30)]
-    assert replica_process.log_tail(log, offset, lines=2) == "line 28\nline 29"
-    assert replica_process.log_tail(log, replica_process.log_size(log)) == ""
-    assert replica_process.log_tail(tmp_path / "missing.log") == ""
+    assert local.log_tail(log, offset, lines=2) == "line 28\nline 29"
+    assert local.log_tail(log, local.log_size(log)) == ""
+    assert local.log_tail(tmp_path / "missing.log") == ""
 
 
 def test_free_ports_avoid_the_ones_taken() -> None:
-    first = replica_process.free_port()
-    second = replica_process.free_port({first})
+    first = local.free_port()
+    second = local.free_port({first})
     assert second != first and 0 < second < 65536
 
 

@@ -2,13 +2,13 @@
 
 This is the only code in modelplane that starts or kills processes; it plays the ReplicaSet
 controller and the kubelet together. `ensure()` states a desired count per (namespace, revision)
-and returns at once; one supervisor task per replica (replica_lifecycle) then starts, probes,
+and returns at once; one supervisor task per replica (lifecycle.py) then starts, probes,
 restarts and finally drains and stops its process. Every visible change (a replica created, ready,
 crashed, terminating, gone) calls `on_change()` from the loop, so the gateway and the status
 writer can refresh.
 
-Processes survive the control plane (replica_process) and are recorded on disk
-(replica_records); `start()` adopts the ones still running, so a kill -9 of the control plane
+Processes survive the control plane (local.py) and are recorded on disk
+(records.py); `start()` adopts the ones still running, so a kill -9 of the control plane
 loses no replica.
 """
 
@@ -25,13 +25,13 @@ from typing import Protocol, TypeVar
 
 import httpx
 
-from modelplane.controlplane import replica_lifecycle, replica_process, replica_records
+from modelplane.controlplane.replicas import lifecycle, local, records
 
 # The types the reconciler codes against, defined with the lifecycle they describe.
-Template = replica_lifecycle.Template
-Phase = replica_lifecycle.Phase
-Replica = replica_lifecycle.Replica
-backoff_delay = replica_lifecycle.backoff_delay
+Template = lifecycle.Template
+Phase = lifecycle.Phase
+Replica = lifecycle.Replica
+backoff_delay = lifecycle.backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class _Stoppable(Protocol):
     @property
     def ready(self) -> bool: ...
     @property
-    def phase(self) -> replica_lifecycle.Phase: ...
+    def phase(self) -> lifecycle.Phase: ...
     @property
     def started_at(self) -> datetime: ...
 
@@ -80,7 +80,7 @@ class ReplicaManager:
         self._home = home
         self._on_change = on_change
         self._in_flight = in_flight
-        self._timing = replica_lifecycle.Timing(
+        self._timing = lifecycle.Timing(
             probe_interval=probe_interval,
             drain_timeout=drain_timeout,
             graceful_timeout=graceful_timeout,
@@ -89,18 +89,18 @@ class ReplicaManager:
             backoff_reset=backoff_reset,
             ready_probe_interval=ready_probe_interval,
         )
-        self._members: dict[str, replica_lifecycle.Supervisor] = {}
+        self._members: dict[str, lifecycle.Supervisor] = {}
         self._desired: dict[tuple[str, str], tuple[Template, int]] = {}
         self._changed = asyncio.Event()
         self._flush_scheduled = False
         self._closed = False
-        self._context: replica_lifecycle.Context | None = None
+        self._context: lifecycle.Context | None = None
 
     async def start(self) -> None:
         """Adopt the replicas an earlier control plane left running, then converge."""
         if self._context is not None:
             return
-        self._context = replica_lifecycle.Context(
+        self._context = lifecycle.Context(
             home=self._home,
             timing=self._timing,
             http=httpx.AsyncClient(trust_env=False),
@@ -109,14 +109,14 @@ class ReplicaManager:
             in_flight=self._in_flight,
             forget=self._forget,
         )
-        for record in replica_records.read_all(self._home):
-            process = replica_process.adopt(record.pid, record.argv, record.proc_start)
+        for record in records.read_all(self._home):
+            process = local.adopt(record.pid, record.argv, record.proc_start)
             if process is None:
                 log.info("replica %s (pid %d) is gone; not adopted", record.name, record.pid)
-                replica_records.remove(self._home, record.namespace, record.name)
+                records.remove(self._home, record.namespace, record.name)
                 continue
             log.info("adopted replica %s (pid %d)", record.name, record.pid)
-            member = replica_lifecycle.Supervisor(
+            member = lifecycle.Supervisor(
                 context=self._context,
                 name=record.name,
                 namespace=record.namespace,
@@ -212,13 +212,13 @@ class ReplicaManager:
                 member.request_stop()
 
     def _create(
-        self, context: replica_lifecycle.Context, namespace: str, revision: str, template: Template
-    ) -> replica_lifecycle.Supervisor:
+        self, context: lifecycle.Context, namespace: str, revision: str, template: Template
+    ) -> lifecycle.Supervisor:
         name = f"{revision}-{_suffix()}"
         while name in self._members:
             name = f"{revision}-{_suffix()}"
         http_port, grpc_port = self._allocate_ports(template)
-        member = replica_lifecycle.Supervisor(
+        member = lifecycle.Supervisor(
             context=context,
             name=name,
             namespace=namespace,
@@ -240,8 +240,8 @@ class ReplicaManager:
     def _allocate_ports(self, template: Template) -> tuple[int, int | None]:
         taken = {m.http_port for m in self._members.values()}
         taken |= {m.grpc_port for m in self._members.values() if m.grpc_port is not None}
-        http_port = replica_process.free_port(taken)
-        grpc_port = replica_process.free_port(taken | {http_port}) if template.grpc else None
+        http_port = local.free_port(taken)
+        grpc_port = local.free_port(taken | {http_port}) if template.grpc else None
         return http_port, grpc_port
 
     def _notify(self) -> None:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from modelplane.controlplane import replica_process
+from modelplane.controlplane.replicas import local
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Record:
         raw = json.loads(data)
         raw["argv"] = tuple(raw["argv"])
         if type(raw.get("proc_start")) is int:  # clock ticks, from an earlier version
-            raw["proc_start"] = replica_process.start_time_from_clock_ticks(raw["proc_start"])
+            raw["proc_start"] = local.start_time_from_clock_ticks(raw["proc_start"])
         return cls(**raw)
 
 

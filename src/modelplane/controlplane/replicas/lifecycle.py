@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from modelplane.controlplane import replica_process, replica_records
+from modelplane.controlplane.replicas import local, records
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Supervisor:
     http_port: int
     grpc_port: int | None
     started_at: datetime
-    process: replica_process.ReplicaProcess | None = None
+    process: local.ReplicaProcess | None = None
     argv: tuple[str, ...] = ()
     phase: Phase = Phase.STARTING
     ready: bool = False
@@ -241,9 +241,9 @@ class Supervisor:
             "MODELPLANE_HTTP_PORT": str(self.http_port),
             "MODELPLANE_GRPC_PORT": str(-1 if self.grpc_port is None else self.grpc_port),
         }
-        self.log_offset = replica_process.log_size(self.log_path)
+        self.log_offset = local.log_size(self.log_path)
         try:
-            self.process = replica_process.spawn(self.argv, env, self.log_path)
+            self.process = local.spawn(self.argv, env, self.log_path)
         except OSError as exc:
             self.last_failure = f"cannot start {self.argv[0]!r}: {exc}"
             log.warning("replica %s: %s", self.name, self.last_failure)
@@ -253,7 +253,7 @@ class Supervisor:
         self.record()
         self.context.notify()
 
-    async def _watch(self, process: replica_process.ReplicaProcess) -> None:
+    async def _watch(self, process: local.ReplicaProcess) -> None:
         """Probe readiness until ready; then keep probing, slowly, so a replica that hangs
         (a deadlock, a stuck event loop) leaves the routes; return on exit or stop."""
         failures = 0
@@ -305,8 +305,8 @@ class Supervisor:
         log.info("replica %s ready on port %d", self.name, self.http_port)
         self.context.notify()
 
-    def _exited(self, process: replica_process.ReplicaProcess) -> None:
-        tail = replica_process.log_tail(self.log_path, self.log_offset)
+    def _exited(self, process: local.ReplicaProcess) -> None:
+        tail = local.log_tail(self.log_path, self.log_offset)
         how = process.describe_exit()
         self.last_failure = f"{how}: {tail}" if tail else how
         log.warning("replica %s %s", self.name, how)
@@ -330,7 +330,7 @@ class Supervisor:
                 await _exits_within(process, _KILL_WAIT)
             process.send(signal.SIGKILL)
         log.info("replica %s stopped", self.name)
-        replica_records.remove(self.context.home, self.namespace, self.name)
+        records.remove(self.context.home, self.namespace, self.name)
         self.context.forget(self.name)
 
     def _in_flight(self) -> int:
@@ -349,14 +349,14 @@ class Supervisor:
 
     def record(self) -> None:
         assert self.process is not None
-        replica_records.write(
+        records.write(
             self.context.home,
-            replica_records.Record(
+            records.Record(
                 name=self.name,
                 namespace=self.namespace,
                 revision=self.revision,
                 pid=self.process.pid,
-                proc_start=replica_process.start_time(self.process.pid),
+                proc_start=local.start_time(self.process.pid),
                 argv=self.argv,
                 template=self.template.to_dict(),
                 template_digest=self.digest,
@@ -375,7 +375,7 @@ def log_path(home: Path, namespace: str, name: str) -> Path:
     return home / "logs" / namespace / f"{name}.log"
 
 
-async def _exits_within(process: replica_process.ReplicaProcess, seconds: float) -> bool:
+async def _exits_within(process: local.ReplicaProcess, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while not process.exited():
         if time.monotonic() >= deadline:
