@@ -46,8 +46,8 @@ class RevisionView:
             backends=tuple(
                 routes.Backend(
                     r.name,
-                    f"http://127.0.0.1:{r.http_port}",
-                    f"127.0.0.1:{r.grpc_port}" if r.grpc_port else None,
+                    f"http://{r.host}:{r.http_port}",
+                    f"{r.host}:{r.grpc_port}" if r.grpc_port else None,
                 )
                 for r in ready
             ),

@@ -31,19 +31,33 @@ def pod(replica: replicas.Replica) -> dict[str, Any]:
     if match:
         labels[catalog.ISVC_LABEL] = match.group("isvc")
     phase = {
+        replicas.Phase.PENDING: "Pending",
         replicas.Phase.READY: "Running",
         replicas.Phase.STARTING: "Pending",
         replicas.Phase.BACKOFF: "Pending",
         replicas.Phase.TERMINATING: "Running",
     }[replica.phase]
     started = replica.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    if replica.phase == replicas.Phase.BACKOFF:
-        state: dict[str, Any] = {
-            "waiting": {"reason": "CrashLoopBackOff", "message": replica.last_failure or ""}
-        }
+    conditions: list[dict[str, Any]] = []
+    if replica.phase == replicas.Phase.PENDING:
+        state: dict[str, Any] = {"waiting": {"reason": "ContainerCreating"}}
+        # As the scheduler reports a pod no node can take.
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": replica.pending_reason or "",
+            }
+        )
+    elif replica.phase == replicas.Phase.BACKOFF:
+        state = {"waiting": {"reason": "CrashLoopBackOff", "message": replica.last_failure or ""}}
     else:
         state = {"running": {"startedAt": started}}
+        conditions.append({"type": "PodScheduled", "status": "True"})
     ready = replica.ready and replica.phase == replicas.Phase.READY
+    conditions.append({"type": "Ready", "status": "True" if ready else "False"})
+    placed = replica.phase != replicas.Phase.PENDING
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -54,13 +68,15 @@ def pod(replica: replicas.Replica) -> dict[str, Any]:
             "creationTimestamp": started,
             "labels": labels,
         },
-        "spec": {"containers": [{"name": CONTAINER, "image": "modelplane"}]},
+        "spec": {
+            "containers": [{"name": CONTAINER, "image": "modelplane"}],
+            **({"nodeName": replica.node} if placed and replica.node else {}),
+        },
         "status": {
             "phase": phase,
-            "podIP": "127.0.0.1",
-            "hostIP": "127.0.0.1",
+            **({"podIP": replica.host, "hostIP": replica.host} if placed else {}),
             "startTime": started,
-            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "conditions": conditions,
             "containerStatuses": [
                 {
                     "name": CONTAINER,

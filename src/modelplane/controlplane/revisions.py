@@ -72,6 +72,7 @@ def template_of(revision: dict[str, Any]) -> replicas.Template:
         env=dict(raw.get("env", {})),
         readiness_path=raw.get("readinessPath"),
         grpc=bool(raw.get("grpc", True)),
+        resources=dict(raw.get("resources") or {}),
     )
 
 

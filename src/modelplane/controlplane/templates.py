@@ -4,7 +4,8 @@ KServe turns a predictor into a pod: the selected ServingRuntime's container, it
 filled, the predictor's args and env added. modelplane does the same and runs the container's
 command as a process. A container whose image is `modelplane` (every built-in runtime) runs this
 installation's `modelplane serve`; a custom container runs its own `command`. Images are not
-pulled or run, and `resources` are accepted but not enforced: there is no container runtime.
+pulled or run. `resources` go with the template: a backend that places replicas on nodes (Ray)
+reserves them there; none enforces a limit yet.
 """
 
 from __future__ import annotations
@@ -134,7 +135,16 @@ def _template(
         ready_path: str | None = probe.http_get.path
     else:
         ready_path = READY_PATH if ours else None
-    return {"argv": argv, "env": env, "readinessPath": ready_path, "grpc": ours}
+    template: dict[str, Any] = {
+        "argv": argv,
+        "env": env,
+        "readinessPath": ready_path,
+        "grpc": ours,
+    }
+    resources = container.resources_dict()
+    if resources:  # where a replica may run (a backend that places replicas reads it)
+        template["resources"] = resources
+    return template
 
 
 def _expand(text: str, env: Mapping[str, str]) -> str:

@@ -169,4 +169,4 @@ def test_free_ports_avoid_the_ones_taken() -> None:
 
 @pytest.mark.parametrize("phase", list(replicas.Phase))
 def test_phases_read_like_kubectl(phase: replicas.Phase) -> None:
-    assert str(phase) in {"Starting", "Ready", "BackOff", "Terminating"}
+    assert str(phase) in {"Pending", "Starting", "Ready", "BackOff", "Terminating"}

@@ -17,7 +17,6 @@ import enum
 import hashlib
 import json
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from modelplane.controlplane.replicas import local, records
+from modelplane.controlplane.replicas import backend, local, records
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,7 @@ class Template:
     env: Mapping[str, str] = field(default_factory=dict)
     readiness_path: str | None = "/v2/health/ready"  # None: a TCP connect to the HTTP port
     grpc: bool = True  # allocate a gRPC port too
+    resources: Mapping[str, Any] = field(default_factory=dict)  # a container's, as written
 
     def digest(self) -> str:
         return _digest(self.to_dict())
@@ -57,12 +57,15 @@ class Template:
         return _digest(dict(self.env))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        raw = {
             "argv": list(self.argv),
             "env": dict(sorted(self.env.items())),
             "readiness_path": self.readiness_path,
             "grpc": self.grpc,
         }
+        if self.resources:  # absent when empty: the digest of a template without stays as it was
+            raw["resources"] = dict(self.resources)
+        return raw
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Template:
@@ -71,18 +74,15 @@ class Template:
             env=dict(raw["env"]),
             readiness_path=raw["readiness_path"],
             grpc=bool(raw["grpc"]),
+            resources=dict(raw.get("resources") or {}),
         )
 
     def render(self, http_port: int, grpc_port: int | None) -> tuple[str, ...]:
-        # str.replace, not str.format: an argument may legitimately hold other braces (JSON).
-        grpc = str(-1 if grpc_port is None else grpc_port)
-        return tuple(
-            arg.replace("{http_port}", str(http_port)).replace("{grpc_port}", grpc)
-            for arg in self.argv
-        )
+        return local.render(self.argv, http_port, grpc_port)
 
 
 class Phase(enum.StrEnum):
+    PENDING = "Pending"  # no node can take it yet
     STARTING = "Starting"
     READY = "Ready"
     BACKOFF = "BackOff"  # crashed, waiting to restart
@@ -106,6 +106,9 @@ class Replica:
     last_failure: str | None  # "exit code 1: <its last log lines>"
     never_ready: bool
     log_path: Path
+    host: str = "127.0.0.1"  # where it answers
+    node: str = ""  # the machine it runs on
+    pending_reason: str | None = None  # why no node takes it, while PENDING
 
 
 def backoff_delay(failures: int, base: float, maximum: float) -> float:
@@ -130,6 +133,7 @@ class Context:
 
     home: Path
     timing: Timing
+    backend: backend.ReplicaBackend
     http: httpx.AsyncClient
     notify: Callable[[], None]
     allocate_ports: Callable[[Template], tuple[int, int | None]]
@@ -149,8 +153,11 @@ class Supervisor:
     http_port: int
     grpc_port: int | None
     started_at: datetime
-    process: local.ReplicaProcess | None = None
+    process: backend.Running | None = None
     argv: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
+    node: str = ""
+    pending_reason: str | None = None
     phase: Phase = Phase.STARTING
     ready: bool = False
     restarts: int = 0
@@ -189,6 +196,9 @@ class Supervisor:
             last_failure=self.last_failure,
             never_ready=self.never_ready,
             log_path=self.log_path,
+            host=self.host,
+            node=self.node,
+            pending_reason=self.pending_reason,
         )
 
     def launch(self) -> None:
@@ -207,12 +217,14 @@ class Supervisor:
         try:
             while not self.stopping.is_set():
                 if self.process is None:
-                    self._spawn()
+                    await self._spawn()
+                    if self.stopping.is_set():
+                        break
                 if self.process is not None:
                     await self._watch(self.process)
                     if self.stopping.is_set():
                         break
-                    self._exited(self.process)
+                    await self._exited(self.process)
                     self.process = None
                     if self.ready and time.monotonic() - self.ready_since >= timing.backoff_reset:
                         self.failures = 0  # it served a good while: this is a fresh crash
@@ -232,28 +244,61 @@ class Supervisor:
             log.exception("supervising replica %s failed", self.name)
             raise
 
-    def _spawn(self) -> None:
-        self.argv = self.template.render(self.http_port, self.grpc_port)
-        env = {
-            **os.environ,
-            **self.template.env,
-            "PORT": str(self.http_port),
-            "MODELPLANE_HTTP_PORT": str(self.http_port),
-            "MODELPLANE_GRPC_PORT": str(-1 if self.grpc_port is None else self.grpc_port),
-        }
-        self.log_offset = local.log_size(self.log_path)
+    async def _spawn(self) -> None:
+        """Start the process where the backend places it; while no node can take it, PENDING.
+
+        Returns with `self.process` set, or unset after a failure to start (recorded in
+        `last_failure`) or a stop requested while it waited for a node.
+        """
         try:
-            self.process = local.spawn(self.argv, env, self.log_path)
+            demand = backend.Demand.of(self.template.resources)
+        except ValueError as exc:
+            self.last_failure = f"invalid resources: {exc}"
+            return
+        launch = backend.Launch(
+            name=self.name,
+            attempt=self.restarts,
+            namespace=self.namespace,
+            argv=self.template.argv,
+            env=self.template.env,
+            grpc=self.template.grpc,
+            ports=(self.http_port, self.grpc_port),
+            log_path=self.log_path,
+            demand=demand,
+        )
+        self.log_offset = local.log_size(self.log_path)
+
+        def pending(reason: str) -> None:
+            if reason != self.pending_reason:
+                self.phase, self.ready, self.pending_reason = Phase.PENDING, False, reason
+                log.info("replica %s is pending: %s", self.name, reason)
+                self.context.notify()
+
+        started = asyncio.ensure_future(self.context.backend.launch(launch, pending))
+        stop = asyncio.ensure_future(self.stopping.wait())
+        try:
+            await asyncio.wait({started, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not started.done():  # asked to stop while it waited for a node
+            started.cancel()
+            await asyncio.gather(started, return_exceptions=True)
+            return
+        try:
+            process = started.result()
         except OSError as exc:
-            self.last_failure = f"cannot start {self.argv[0]!r}: {exc}"
+            self.last_failure = f"cannot start {self.template.argv[0]!r}: {exc}"
             log.warning("replica %s: %s", self.name, self.last_failure)
             return
-        log.info("replica %s started (pid %d)", self.name, self.process.pid)
+        self.process, self.argv, self.pending_reason = process, process.argv, None
+        self.host, self.node = process.host, process.node
+        self.http_port, self.grpc_port = process.http_port, process.grpc_port
+        log.info("replica %s started (pid %s) on %s", self.name, process.pid, self.node)
         self.phase, self.ready = Phase.STARTING, False
         self.record()
         self.context.notify()
 
-    async def _watch(self, process: local.ReplicaProcess) -> None:
+    async def _watch(self, process: backend.Running) -> None:
         """Probe readiness until ready; then keep probing, slowly, so a replica that hangs
         (a deadlock, a stuck event loop) leaves the routes; return on exit or stop."""
         failures = 0
@@ -282,14 +327,14 @@ class Supervisor:
         if path is None:
             try:
                 async with asyncio.timeout(timeout):
-                    _, writer = await asyncio.open_connection("127.0.0.1", self.http_port)
+                    _, writer = await asyncio.open_connection(self.host, self.http_port)
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
                 return True
             except (OSError, TimeoutError):
                 return False
-        url = f"http://127.0.0.1:{self.http_port}{path}"
+        url = f"http://{self.host}:{self.http_port}{path}"
         try:
             response = await self.context.http.get(url, timeout=timeout)
         except httpx.HTTPError:
@@ -305,7 +350,8 @@ class Supervisor:
         log.info("replica %s ready on port %d", self.name, self.http_port)
         self.context.notify()
 
-    def _exited(self, process: local.ReplicaProcess) -> None:
+    async def _exited(self, process: backend.Running) -> None:
+        await process.settle()
         tail = local.log_tail(self.log_path, self.log_offset)
         how = process.describe_exit()
         self.last_failure = f"{how}: {tail}" if tail else how
@@ -329,6 +375,8 @@ class Supervisor:
                 process.send(signal.SIGKILL)
                 await _exits_within(process, _KILL_WAIT)
             process.send(signal.SIGKILL)
+        if process is not None:
+            await process.settle()
         log.info("replica %s stopped", self.name)
         records.remove(self.context.home, self.namespace, self.name)
         self.context.forget(self.name)
@@ -349,14 +397,15 @@ class Supervisor:
 
     def record(self) -> None:
         assert self.process is not None
+        identity = self.process.identity()
         records.write(
             self.context.home,
             records.Record(
                 name=self.name,
                 namespace=self.namespace,
                 revision=self.revision,
-                pid=self.process.pid,
-                proc_start=local.start_time(self.process.pid),
+                pid=self.process.pid or 0,
+                proc_start=identity.pop("proc_start", None),
                 argv=self.argv,
                 template=self.template.to_dict(),
                 template_digest=self.digest,
@@ -367,6 +416,10 @@ class Supervisor:
                 started_at=self.started_at.isoformat(),
                 never_ready=self.never_ready,
                 log_offset=self.log_offset,
+                backend=self.context.backend.name,
+                host=self.host,
+                node=self.node,
+                identity=identity,
             ),
         )
 
@@ -375,7 +428,7 @@ def log_path(home: Path, namespace: str, name: str) -> Path:
     return home / "logs" / namespace / f"{name}.log"
 
 
-async def _exits_within(process: local.ReplicaProcess, seconds: float) -> bool:
+async def _exits_within(process: backend.Running, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while not process.exited():
         if time.monotonic() >= deadline:

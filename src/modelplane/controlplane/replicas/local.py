@@ -1,4 +1,4 @@
-"""One replica's operating-system process: start it, adopt it, watch it, signal it.
+"""The local backend: each replica an operating-system process of this machine.
 
 The control plane may be killed at any moment and started again, so a replica process must
 outlive it: processes start in their own session (a kill -9 of the control plane leaves them
@@ -19,11 +19,13 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
+
+from modelplane.controlplane.replicas import backend
 
 TAIL_LINES = 20
 _TAIL_BYTES = 16_384
@@ -224,3 +226,91 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+class LocalReplica:
+    """A replica process on this machine, as a backend's `Running` handle."""
+
+    host = "127.0.0.1"
+
+    def __init__(
+        self,
+        process: ReplicaProcess,
+        argv: tuple[str, ...],
+        http_port: int,
+        grpc_port: int | None,
+    ) -> None:
+        self.process = process
+        self.argv = argv
+        self.http_port = http_port
+        self.grpc_port = grpc_port
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def node(self) -> str:
+        return socket.gethostname()
+
+    def exited(self) -> bool:
+        return self.process.exited()
+
+    def describe_exit(self) -> str:
+        return self.process.describe_exit()
+
+    def send(self, sig: signal.Signals) -> None:
+        self.process.send(sig)
+
+    async def settle(self) -> None:
+        return None  # the output is in the log already; nothing holds the process elsewhere
+
+    def identity(self) -> dict[str, Any]:
+        return {"pid": self.pid, "proc_start": start_time(self.pid)}
+
+
+class LocalBackend:
+    """Replicas as processes of this machine, in sessions of their own."""
+
+    name = "local"
+
+    async def start(self) -> None:
+        return None
+
+    async def launch(
+        self, launch: backend.Launch, pending: Callable[[str], None]
+    ) -> LocalReplica:
+        http_port, grpc_port = launch.ports
+        argv = render(launch.argv, http_port, grpc_port)
+        env = {**os.environ, **launch.env, **port_env(http_port, grpc_port)}
+        return LocalReplica(spawn(argv, env, launch.log_path), argv, http_port, grpc_port)
+
+    async def adopt(
+        self, identity: Mapping[str, Any], argv: tuple[str, ...]
+    ) -> LocalReplica | None:
+        process = adopt(int(identity["pid"]), argv, identity.get("proc_start"))
+        if process is None:
+            return None
+        http_port, grpc_port = int(identity["http_port"]), identity.get("grpc_port")
+        return LocalReplica(process, argv, http_port, grpc_port)
+
+    async def close(self) -> None:
+        return None
+
+
+def render(argv: Sequence[str], http_port: int, grpc_port: int | None) -> tuple[str, ...]:
+    """argv with its `{http_port}` and `{grpc_port}` placeholders filled (-1: no gRPC)."""
+    # str.replace, not str.format: an argument may legitimately hold other braces (JSON).
+    grpc = str(-1 if grpc_port is None else grpc_port)
+    return tuple(
+        arg.replace("{http_port}", str(http_port)).replace("{grpc_port}", grpc) for arg in argv
+    )
+
+
+def port_env(http_port: int, grpc_port: int | None) -> dict[str, str]:
+    """The environment that tells a replica its ports (`PORT` as Knative sets it)."""
+    return {
+        "PORT": str(http_port),
+        "MODELPLANE_HTTP_PORT": str(http_port),
+        "MODELPLANE_GRPC_PORT": str(-1 if grpc_port is None else grpc_port),
+    }

@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
+from modelplane.controlplane.replicas import backend as backend_
 from modelplane.controlplane.replicas import lifecycle, local, records
 
 # The types the reconciler codes against, defined with the lifecycle they describe.
@@ -67,6 +68,7 @@ class ReplicaManager:
         self,
         home: Path,
         *,
+        backend: backend_.ReplicaBackend | None = None,
         on_change: Callable[[], None] = lambda: None,
         in_flight: Callable[[str], int] = lambda name: 0,
         probe_interval: float = 0.2,
@@ -78,6 +80,7 @@ class ReplicaManager:
         ready_probe_interval: float = 5.0,
     ) -> None:
         self._home = home
+        self._backend: backend_.ReplicaBackend = backend or local.LocalBackend()
         self._on_change = on_change
         self._in_flight = in_flight
         self._timing = lifecycle.Timing(
@@ -100,9 +103,11 @@ class ReplicaManager:
         """Adopt the replicas an earlier control plane left running, then converge."""
         if self._context is not None:
             return
+        await self._backend.start()
         self._context = lifecycle.Context(
             home=self._home,
             timing=self._timing,
+            backend=self._backend,
             http=httpx.AsyncClient(trust_env=False),
             notify=self._notify,
             allocate_ports=self._allocate_ports,
@@ -110,12 +115,25 @@ class ReplicaManager:
             forget=self._forget,
         )
         for record in records.read_all(self._home):
-            process = local.adopt(record.pid, record.argv, record.proc_start)
+            if record.backend != self._backend.name:
+                log.warning(
+                    "replica %s was started by the %s backend, not %s: not adopted",
+                    record.name, record.backend, self._backend.name,
+                )  # fmt: skip
+                continue
+            identity = {
+                "pid": record.pid,
+                "proc_start": record.proc_start,
+                "http_port": record.http_port,
+                "grpc_port": record.grpc_port,
+                **record.identity,
+            }
+            process = await self._backend.adopt(identity, record.argv)
             if process is None:
                 log.info("replica %s (pid %d) is gone; not adopted", record.name, record.pid)
                 records.remove(self._home, record.namespace, record.name)
                 continue
-            log.info("adopted replica %s (pid %d)", record.name, record.pid)
+            log.info("adopted replica %s (pid %s) on %s", record.name, process.pid, process.node)
             member = lifecycle.Supervisor(
                 context=self._context,
                 name=record.name,
@@ -127,6 +145,8 @@ class ReplicaManager:
                 started_at=datetime.fromisoformat(record.started_at),
                 process=process,
                 argv=record.argv,
+                host=process.host,
+                node=process.node,
                 restarts=record.restarts,
                 never_ready=record.never_ready,
                 log_offset=record.log_offset,
@@ -187,6 +207,7 @@ class ReplicaManager:
         await asyncio.gather(*(m.task for m in members if m.task), return_exceptions=True)
         if self._context is not None:
             await self._context.http.aclose()
+            await self._backend.close()
 
     def _converge(self) -> None:
         if self._context is None or self._closed:

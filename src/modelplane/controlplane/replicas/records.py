@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,11 @@ class Record:
     started_at: str  # ISO 8601, when the replica was created
     never_ready: bool
     log_offset: int  # where this run's output starts in the log
+    # Where it runs; records written before backends existed are local processes.
+    backend: str = "local"
+    host: str = "127.0.0.1"
+    node: str = ""
+    identity: dict[str, Any] = field(default_factory=dict)  # what the backend finds it by
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
