@@ -55,11 +55,9 @@ def serve(**values: Any) -> None:
             raise SystemExit(workers.Supervisor(settings).run())
         runner.run(settings)
     except errors.ModelplaneError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failure(exc) from None
     except OSError as exc:
-        raise click.ClickException(
-            f"{exc}; is another server on that port? try --http-port"
-        ) from None
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command()
@@ -92,12 +90,19 @@ def up(**values: Any) -> None:
     try:
         control_plane.run(settings)
     except core_errors.ModelplaneError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise _failure(exc) from None
     except OSError as exc:
-        raise click.ClickException(
-            f"{exc}; is another control plane or server on that port? try --api-port, "
-            "--http-port or --grpc-port"
-        ) from None
+        raise click.ClickException(str(exc)) from None
+
+
+def _failure(exc: Exception) -> click.ClickException:
+    """One line and exit status 1; a port that cannot be had names the option that chose it."""
+    from modelplane.core import errors
+
+    if isinstance(exc, errors.PortUnavailable):
+        option = options.flag(exc.setting)
+        return click.ClickException(f"cannot listen on {exc.address} ({option}): {exc.reason}")
+    return click.ClickException(str(exc))
 
 
 for _command in (*kube_commands.COMMANDS, *kube_views.COMMANDS):

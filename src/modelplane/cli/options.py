@@ -25,12 +25,17 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
+def flag(name: str) -> str:
+    """The option of a settings field: `http_port` is `--http-port`."""
+    return "--" + name.replace("_", "-")
+
+
 def from_settings(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
     """A decorator adding one option per field of `model`."""
 
     def decorate(func: F) -> F:
         for name, field in reversed(list(model.model_fields.items())):
-            flag = "--" + name.replace("_", "-")
+            flag_name = flag(name)
             kind = _base_type(field.annotation)
             default = field.get_default(call_default_factory=True)
             help_text = field.description or ""
@@ -43,10 +48,10 @@ def from_settings(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
                 "help": help_text,
             }
             if kind is bool:
-                option = click.option(f"{flag}/--no-{flag[2:]}", name, **common)
+                option = click.option(f"{flag_name}/--no-{flag_name[2:]}", name, **common)
             else:
                 click_type = click.Path(path_type=Path) if kind is Path else kind
-                option = click.option(flag, name, type=click_type, **common)
+                option = click.option(flag_name, name, type=click_type, **common)
             func = option(func)
         return func
 

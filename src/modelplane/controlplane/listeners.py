@@ -2,13 +2,15 @@
 
 `modelplane up` serves the API (HTTPS) and the gateway (HTTP) from one process; each uvicorn
 server here leaves signals to its owner, so the shutdown order (stop routing, drain replicas,
-close the store) stays in one place, and reports the port it bound (port 0 picks one).
+close the store) stays in one place. Each serves a socket bound beforehand (`core.ports`), so a
+taken port fails before anything starts, naming its option, instead of uvicorn exiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,9 @@ import uvicorn
 
 
 class Listener(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config, sock: socket.socket) -> None:
         super().__init__(config)
+        self.sock = sock
         self.bound = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -31,30 +34,37 @@ class Listener(uvicorn.Server):
         self.bound.set()
 
     async def begin(self) -> int:
-        """Start serving in a task; return the bound port, or raise OSError if it cannot bind."""
-        self.task = asyncio.create_task(self.serve())
+        """Start serving in a task; return the port, or raise OSError if it cannot listen."""
+        self.task = asyncio.create_task(self.serve([self.sock]))
         waiter = asyncio.create_task(self.bound.wait())
         await asyncio.wait({self.task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if not self.bound.is_set():
             waiter.cancel()
+            self.sock.close()
             raise OSError(f"could not listen on {self.config.host}:{self.config.port}")
-        return int(self.servers[0].sockets[0].getsockname()[1])
+        return self.port
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
 
     async def end(self) -> None:
         self.should_exit = True
         if self.task is not None:
             await asyncio.gather(self.task, return_exceptions=True)
+        self.sock.close()
 
 
 def listener(
     app: Any,
-    host: str,
-    port: int,
+    sock: socket.socket,
     *,
     certfile: Path | None = None,
     keyfile: Path | None = None,
     graceful: float = 5.0,
 ) -> Listener:
+    """A server of `app` on `sock`, a listening socket from `core.ports`."""
+    host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
         app,
         host=host,
@@ -71,4 +81,4 @@ def listener(
         # Keep-alive connections from a proxy or kubectl stay open between requests.
         timeout_keep_alive=75,
     )
-    return Listener(config)
+    return Listener(config, sock)

@@ -13,6 +13,7 @@ import fcntl
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from modelplane.controlplane.apiserver import app as api_app
 from modelplane.controlplane.gateway import Gateway
 from modelplane.controlplane.settings import UpSettings
 from modelplane.core import errors as core_errors
+from modelplane.core import ports
 from modelplane.resources import builtin, catalog, loading, schema, validation
 
 log = logging.getLogger("modelplane.controlplane")
@@ -74,6 +76,11 @@ class ControlPlane:
         settings, home = self.settings, self.home
         home.mkdir(parents=True, exist_ok=True)
         lock = _lock_home(home)
+        try:
+            api_socket, http_socket = _take_ports(settings)
+        except BaseException:
+            lock.close()
+            raise
         objects = store.Store(home / "store.db")
         certs = tls.ensure(home / "tls")
         token = kubeconfig.token(home / "token")
@@ -121,12 +128,11 @@ class ControlPlane:
                 pods=pods.ReplicaPods(manager),
                 events=loop.events,
             ),
-            settings.host,
-            settings.api_port,
+            api_socket,
             certfile=certs.cert,
             keyfile=certs.key,
         )
-        gateway_http = listeners.listener(gateway.http_app(), settings.host, settings.http_port)
+        gateway_http = listeners.listener(gateway.http_app(), http_socket)
         running: list[listeners.Listener] = []
         task: asyncio.Task[None] | None = None
         try:
@@ -172,6 +178,8 @@ class ControlPlane:
             objects.end_watches()
             for server in reversed(running):
                 await server.end()
+            api_socket.close()  # if its server never began
+            http_socket.close()
             await gateway.close()
             # A control plane that never came up (a port taken, a bad --apply) leaves the
             # replicas it adopted running for the next one; a normal stop stops them.
@@ -203,6 +211,22 @@ def _lock_home(home: Path) -> IO[str]:
     handle.write(str(os.getpid()))
     handle.flush()
     return handle
+
+
+def _take_ports(settings: UpSettings) -> tuple[socket.socket, socket.socket]:
+    """Listen on the API and gateway ports and check the gRPC port free, before anything else
+    starts: a taken port stops `up` at once, naming its option, with nothing to undo."""
+    taken: list[socket.socket] = []
+    try:
+        taken.append(ports.listening(settings.host, settings.api_port, "api_port"))
+        taken.append(ports.listening(settings.host, settings.http_port, "http_port"))
+        if settings.grpc_port >= 0:
+            ports.check_free(settings.host, settings.grpc_port, "grpc_port")
+    except BaseException:
+        for sock in taken:
+            sock.close()
+        raise
+    return taken[0], taken[1]
 
 
 def _install_builtin_runtimes(objects: store.Store) -> None:

@@ -95,3 +95,14 @@ class UnsafeArchive(StorageError):
 
 class InferenceError(ModelplaneError):
     """The model raised while serving a request that looked valid: a fault in the model."""
+
+
+class PortUnavailable(ModelplaneError):
+    """A server cannot listen where it was told to. `setting` names the settings field that chose
+    the port (`http_port`), so each command can name its own option for it."""
+
+    def __init__(self, setting: str, host: str, port: int, reason: str) -> None:
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        super().__init__(f"cannot listen on {self.address}: {reason}")
+        self.setting = setting
+        self.reason = reason

@@ -22,10 +22,10 @@ from typing import Any
 
 import uvicorn
 
-from modelplane.core import errors
+from modelplane.core import errors, ports
 from modelplane.core.model import Model
 from modelplane.observability.metrics import ServerMetrics
-from modelplane.server import grpc_service, rest, rest_observe, workers
+from modelplane.server import grpc_service, rest, rest_observe
 from modelplane.server.dataplane import DataPlane
 from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
 from modelplane.server.settings import ServerSettings
@@ -160,15 +160,23 @@ class ModelplaneServer:
             proxy_headers=False,
         )
         http = _Uvicorn(config)
+        # Both ports are taken before anything serves, so one in use is a PortUnavailable naming
+        # its option. Workers share the ports their supervisor reserved: no gRPC check for them.
+        http_socket = ports.listening(
+            settings.host, settings.http_port, "http_port", reuse_port=self.reuse_port
+        )
         grpc_server = None
-        if settings.grpc_port >= 0:
-            grpc_server, self.grpc_port = await grpc_service.start(
-                self.dataplane, self.metrics, settings, reuse_port=self.reuse_port
-            )
-        sockets = None
-        if self.reuse_port:
-            sockets = [workers.reuse_port_socket(settings.host, settings.http_port)]
-        http_task = asyncio.create_task(http.serve(sockets))
+        try:
+            if settings.grpc_port >= 0:
+                if not self.reuse_port:
+                    ports.check_free(settings.host, settings.grpc_port, "grpc_port")
+                grpc_server, self.grpc_port = await grpc_service.start(
+                    self.dataplane, self.metrics, settings, reuse_port=self.reuse_port
+                )
+        except BaseException:
+            http_socket.close()
+            raise
+        http_task = asyncio.create_task(http.serve([http_socket]))
         bound = asyncio.create_task(http.bound.wait())
         await asyncio.wait({http_task, bound}, return_when=asyncio.FIRST_COMPLETED)
         if not http.bound.is_set():

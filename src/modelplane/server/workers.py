@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
-import socket
 import time
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from modelplane.core import ports
 from modelplane.observability import metrics
 from modelplane.server.settings import ServerSettings
 
@@ -29,16 +29,6 @@ log = logging.getLogger(__name__)
 # restarting it would only fail again, so the whole server stops, as one process would.
 START_FAILED = 3
 MAX_BACKOFF = 30.0
-
-
-def reuse_port_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port with SO_REUSEPORT, so sibling processes can bind too."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def _die_with_parent() -> None:
@@ -68,10 +58,12 @@ def _worker(settings: ServerSettings) -> None:
 
 class Supervisor:
     def __init__(self, settings: ServerSettings) -> None:
-        self._reserved = [reuse_port_socket(settings.host, settings.http_port)]
+        http = ports.reserve(settings.host, settings.http_port, "http_port")
+        self._reserved = [http]
         update = {"http_port": self._reserved[0].getsockname()[1]}
         if settings.grpc_port >= 0:
-            self._reserved.append(reuse_port_socket(settings.host, settings.grpc_port))
+            grpc = ports.reserve(settings.host, settings.grpc_port, "grpc_port")
+            self._reserved.append(grpc)
             update["grpc_port"] = self._reserved[1].getsockname()[1]
         self.settings = settings.model_copy(update=update)
         self._context = multiprocessing.get_context("spawn")

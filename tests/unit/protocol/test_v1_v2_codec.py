@@ -561,6 +561,7 @@ EXPECTED_TABLE = {
     errors.StorageError: (400, "FAILED_PRECONDITION"),
     errors.UnsafeArchive: (400, "FAILED_PRECONDITION"),
     errors.InferenceError: (500, "INTERNAL"),
+    errors.PortUnavailable: (500, "INTERNAL"),  # a start-up failure, never on the wire
     errors.ModelplaneError: (500, "INTERNAL"),
 }
 
