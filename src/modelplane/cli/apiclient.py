@@ -77,6 +77,13 @@ class Config:
     namespace: str = "default"
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception an httpx error wraps (an OSError, an SSL verification error)."""
+    while (inner := exc.__cause__ or exc.__context__) is not None:
+        exc = inner
+    return exc
+
+
 def kubeconfig_path(explicit: str | None, environ: Mapping[str, str] = os.environ) -> Path:
     """`--kubeconfig` if given, else `$MODELPLANE_HOME/kubeconfig` (home: ./.modelplane)."""
     if explicit:
@@ -84,39 +91,85 @@ def kubeconfig_path(explicit: str | None, environ: Mapping[str, str] = os.enviro
     return Path(environ.get("MODELPLANE_HOME") or ".modelplane") / "kubeconfig"
 
 
-def _named(entries: Any, name: str, key: str) -> dict[str, Any]:
-    for entry in entries or []:
+_REWRITE = "restart `modelplane up` to write it again, or pass --kubeconfig"
+
+
+def _named(path: Path, entries: Any, name: str, key: str) -> dict[str, Any]:
+    for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and entry.get("name") == name:
-            return dict(entry.get(key) or {})
-    raise ClientError(f"the kubeconfig names {key} {name!r} but does not define it")
+            value = entry.get(key) or {}
+            if not isinstance(value, dict):
+                raise _malformed(path, f"{key} {name!r} is not a mapping")
+            return value
+    if not name:
+        raise _malformed(
+            path,
+            f"it names no current {key}" if key == "context" else f"its context names no {key}",
+        )
+    raise _malformed(path, f"it names {key} {name!r} but does not define it")
+
+
+def _malformed(path: Path, what: str) -> ClientError:
+    return ClientError(f"the kubeconfig {path} is malformed ({what}): {_REWRITE}")
+
+
+def _read(path: Path, what: str, kubeconfig: Path) -> str:
+    """A file the kubeconfig is or names (`what`), its faults worded for the user."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        if path == kubeconfig:
+            raise ClientError(
+                f"no kubeconfig at {path}: start the control plane with `modelplane up` "
+                "(it writes one there), or pass --kubeconfig"
+            ) from None
+        reason = "no such file"
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not text"
+    named = "" if path == kubeconfig else f", named in the kubeconfig {kubeconfig},"
+    raise ClientError(f"cannot read the {what} {path}{named} ({reason}): {_REWRITE}")
 
 
 def load_config(path: Path) -> Config:
-    """The current context's cluster and user, as kubectl reads them."""
+    """The current context's cluster and user, as kubectl reads them; any fault is a
+    `ClientError` of one line that names the file and what to do."""
     try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ClientError(
-            f"no kubeconfig at {path}: is `modelplane up` running? (or pass --kubeconfig)"
-        ) from None
-    except (OSError, yaml.YAMLError) as exc:
-        raise ClientError(f"cannot read the kubeconfig {path}: {exc}") from None
+        document = yaml.safe_load(_read(path, "kubeconfig", path))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ClientError(f"the kubeconfig {path} is not valid YAML{where}: {_REWRITE}") from None
     if not isinstance(document, dict):
-        raise ClientError(f"the kubeconfig {path} is not a kubeconfig")
-    context = _named(document.get("contexts"), str(document.get("current-context", "")), "context")
-    cluster = _named(document.get("clusters"), str(context.get("cluster", "")), "cluster")
-    user = _named(document.get("users"), str(context.get("user", "")), "user")
+        raise _malformed(path, "not a mapping of clusters, users and contexts")
+    context = _named(
+        path, document.get("contexts"), str(document.get("current-context", "")), "context"
+    )
+    cluster = _named(path, document.get("clusters"), str(context.get("cluster", "")), "cluster")
+    user = _named(path, document.get("users"), str(context.get("user", "")), "user")
+    server = str(cluster.get("server") or "").rstrip("/")
+    if not server.startswith(("https://", "http://")):
+        raise _malformed(path, f"cluster {context.get('cluster')!r} has no https:// server")
     ca_pem = None
     if cluster.get("certificate-authority-data"):
-        ca_pem = base64.b64decode(cluster["certificate-authority-data"]).decode()
+        data = "".join(str(cluster["certificate-authority-data"]).split())
+        try:
+            ca_pem = base64.b64decode(data, validate=True).decode()
+        except ValueError:
+            raise _malformed(path, "certificate-authority-data is not base64 PEM") from None
     elif cluster.get("certificate-authority"):
-        ca_pem = (path.parent / cluster["certificate-authority"]).read_text()
+        ca_file = path.parent / str(cluster["certificate-authority"])
+        ca_pem = _read(ca_file, "certificate authority", path)
+    if ca_pem is not None:
+        try:
+            ssl.create_default_context(cadata=ca_pem)
+        except (ssl.SSLError, ValueError):
+            raise _malformed(path, "its certificate authority is not a PEM certificate") from None
     token = user.get("token")
     if not token and user.get("tokenFile"):
-        token = Path(user["tokenFile"]).read_text().strip()
+        token = _read(Path(str(user["tokenFile"])), "token file", path).strip()
     return Config(
-        server=str(cluster.get("server", "")).rstrip("/"),
-        token=token,
+        server=server,
+        token=str(token) if token else None,
         ca_pem=ca_pem,
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         namespace=str(context.get("namespace") or "default"),
@@ -167,11 +220,25 @@ class Client:
         return response.json()
 
     def _unreachable(self, exc: Exception) -> ClientError:
+        server = self.config.server
         if isinstance(exc, httpx.TimeoutException):
-            return ClientError(f"the control plane at {self.config.server} did not answer in time")
+            return ClientError(f"the control plane at {server} did not answer in time")
+        cause = _root_cause(exc)
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return ClientError(
+                f"the control plane at {server} presented a certificate the kubeconfig's CA "
+                f"does not accept ({cause.verify_message}): restart `modelplane up` to write "
+                "a matching kubeconfig, or pass --kubeconfig"
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror
+        else:
+            reason = str(exc) or type(exc).__name__
         return ClientError(
-            f"cannot reach the control plane at {self.config.server}: "
-            f"is `modelplane up` running? ({exc})"
+            f"cannot reach the control plane at {server} ({reason}): is it running? "
+            "Start it with `modelplane up`"
         )
 
     def get(self, kind: catalog.Kind, namespace: str | None, name: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@ them: KServe's seed YAML applied, listed, shown, deleted, and each failure one c
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from modelplane.cli import apiclient, main
+from modelplane.controlplane import tls
 from modelplane.resources import catalog, schema, validation
 from tests.support.apiserver import ApiServer
 from tests.support.manifests import SEED
@@ -233,12 +235,33 @@ def test_a_stopped_control_plane_is_named_not_a_traceback(tmp_path: Path) -> Non
     config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
     stopped.kubeconfig.write_text(yaml.safe_dump(config))
     message = failed(run(stopped, "get", "isvc"))
-    assert message.startswith(
-        f"error: cannot reach the control plane at https://127.0.0.1:{port}: "
-        "is `modelplane up` running?"
+    assert message == (
+        f"error: cannot reach the control plane at https://127.0.0.1:{port} (connection "
+        "refused): is it running? Start it with `modelplane up`\n"
     )
     absent = CliRunner().invoke(main.cli, ["get", "isvc", "--kubeconfig", str(tmp_path / "no")])
     assert "no kubeconfig at" in failed(absent)
+
+
+def test_a_certificate_the_kubeconfig_does_not_trust_is_named(
+    server: ApiServer, tmp_path: Path
+) -> None:
+    """Not "is it running?": it answered, with a certificate of another CA (another home's)."""
+    config = yaml.safe_load(server.kubeconfig.read_text())
+    foreign = tls.ensure(tmp_path / "elsewhere").ca_pem
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        foreign
+    ).decode()
+    server.kubeconfig.write_text(yaml.safe_dump(config))
+    message = failed(run(server, "get", "isvc"))
+    assert message.startswith(
+        f"error: the control plane at {server.url} presented a certificate the kubeconfig's "
+        "CA does not accept ("
+    )
+    assert message.endswith(
+        "): restart `modelplane up` to write a matching kubeconfig, or pass --kubeconfig\n"
+    )
+    assert message.count("\n") == 1
 
 
 def test_the_cli_as_a_process_finds_the_control_plane_through_modelplane_home(

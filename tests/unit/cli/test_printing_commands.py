@@ -3,10 +3,13 @@ wording of errors, durations and conditions (the commands themselves run in inte
 
 from __future__ import annotations
 
+import base64
+
 import click
 import pytest
 
 from modelplane.cli import apiclient, kube_commands, kube_views
+from modelplane.controlplane import tls
 from modelplane.resources import catalog
 
 
@@ -148,16 +151,17 @@ def test_urls_are_built_from_the_catalogue() -> None:
 
 def test_the_kubeconfig_gives_server_ca_token_and_namespace(tmp_path) -> None:
     path = tmp_path / "kubeconfig"
+    ca_pem = tls.ensure(tmp_path / "tls").ca_pem
     path.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: mp\n"
         "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443/',"
-        " certificate-authority-data: UEVN}}]\n"
+        f" certificate-authority-data: {base64.b64encode(ca_pem).decode()}}}}}]\n"
         "users: [{name: u, user: {token: secret}}]\n"
         "contexts: [{name: mp, context: {cluster: c, user: u, namespace: team}}]\n"
     )
     config = apiclient.load_config(path)
     assert config == apiclient.Config(
-        server="https://127.0.0.1:6443", token="secret", ca_pem="PEM", namespace="team"
+        server="https://127.0.0.1:6443", token="secret", ca_pem=ca_pem.decode(), namespace="team"
     )
     assert apiclient.kubeconfig_path(None, {"MODELPLANE_HOME": str(tmp_path)}) == path
     assert apiclient.kubeconfig_path(None, {}) == apiclient.Path(".modelplane/kubeconfig")
@@ -165,8 +169,8 @@ def test_the_kubeconfig_gives_server_ca_token_and_namespace(tmp_path) -> None:
 
 
 def test_a_missing_or_broken_kubeconfig_says_what_to_do(tmp_path) -> None:
-    with pytest.raises(apiclient.ClientError, match="is `modelplane up` running"):
+    with pytest.raises(apiclient.ClientError, match="start the control plane with `modelplane up`"):
         apiclient.load_config(tmp_path / "absent")
     (tmp_path / "bad").write_text("current-context: nowhere\ncontexts: []\n")
-    with pytest.raises(apiclient.ClientError, match="names context 'nowhere'"):
+    with pytest.raises(apiclient.ClientError, match="names context 'nowhere' but does not define"):
         apiclient.load_config(tmp_path / "bad")
