@@ -205,7 +205,8 @@ async def start(
         InferenceService(dataplane, metrics), server
     )
     health_pb2_grpc.add_HealthServicer_to_server(HealthService(dataplane), server)
-    address = f"{settings.host}:{settings.grpc_port}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host  # IPv6: [::]:8081
+    address = f"{host}:{settings.grpc_port}"
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:
