@@ -24,6 +24,7 @@ from tests.support.process import ServeProcess, run_cli
 
 KUBECTL = str(Path(sys.executable).parent / "kubectl")
 T = TypeVar("T")
+_HOST = r"(?:[\d.]+|\[[\da-f:]+\])"  # 127.0.0.1, 0.0.0.0 or [::]
 
 # Short windows so autoscaling e2e tests run in seconds; a user gets Knative's defaults.
 FAST = ("--stable-window", "4", "--panic-window", "1", "--scale-to-zero-grace", "2",
@@ -54,9 +55,9 @@ class ControlPlane(ServeProcess):
         self.api_port = 0
 
     def wait_up(self, timeout: float = 60.0) -> ControlPlane:
-        api = self.wait_for_line(r"API server on https://[\d.]+:(\d+)", timeout=timeout)
+        api = self.wait_for_line(rf"API server on https://{_HOST}:(\d+)", timeout=timeout)
         self.api_port = int(api.group(1))
-        gw = self.wait_for_line(r"gateway REST on http://[\d.]+:(\d+) and gRPC on [\d.]+:(\d+)")
+        gw = self.wait_for_line(rf"gateway REST on http://{_HOST}:(\d+) and gRPC on {_HOST}:(\d+)")
         self.http_port, self.grpc_port = int(gw.group(1)), int(gw.group(2))
         return self
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from modelplane.controlplane import (
+    addresses,
     autoscaler,
     errors,
     kubeconfig,
@@ -82,7 +83,7 @@ class ControlPlane:
             lock.close()
             raise
         objects = store.Store(home / "store.db")
-        certs = tls.ensure(home / "tls")
+        certs = tls.ensure(home / "tls", addresses.machine_names(settings.host))
         token = kubeconfig.token(home / "token")
         scaler = autoscaler.Autoscaler(self.clock)
         holder: list[reconciler.Reconciler] = []
@@ -140,32 +141,32 @@ class ControlPlane:
             await manager.start()  # adopt the replicas an earlier control plane left running
             self.api_port = await api.begin()
             running.append(api)
-            kubeconfig.write(
-                kubeconfig_path(home),
-                f"https://{settings.host}:{self.api_port}",
-                certs.ca_pem,
-                token,
-            )
+            # A wildcard bind is no address to dial: the kubeconfig names the loopback one.
+            server_url = addresses.url("https", addresses.dial_host(settings.host), self.api_port)
+            kubeconfig.write(kubeconfig_path(home), server_url, certs.ca_pem, token)
             self.http_port = await gateway_http.begin()
             running.append(gateway_http)
             if settings.grpc_port >= 0:
-                self.grpc_port = await gateway.start_grpc(settings.host, settings.grpc_port)
+                # gRPC parses "host:port", so an IPv6 host goes in brackets.
+                grpc_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+                self.grpc_port = await gateway.start_grpc(grpc_host, settings.grpc_port)
             if settings.apply is not None:
                 for line in apply_manifests(objects, settings.apply):
                     log.info("%s", line)
             loop.reconcile()
             task = asyncio.create_task(loop.run())
             log.info(
-                "API server on https://%s:%s (kubeconfig: %s)",
-                settings.host,
-                self.api_port,
+                "API server on %s (kubeconfig: %s, server %s)",
+                addresses.url("https", settings.host, self.api_port),
                 kubeconfig_path(home),
+                server_url,
             )
             log.info(
-                "gateway REST on http://%s:%s and gRPC on %s",
-                settings.host,
-                self.http_port,
-                f"{settings.host}:{self.grpc_port}" if self.grpc_port else "(disabled)",
+                "gateway REST on %s and gRPC on %s",
+                addresses.url("http", settings.host, self.http_port),
+                addresses.host_port(settings.host, self.grpc_port)
+                if self.grpc_port
+                else "(disabled)",
             )
             self.started.set()
             await self._stop.wait()

@@ -21,12 +21,64 @@ def test_certificates_are_reused_while_valid(tmp_path: Path) -> None:
     cert = x509.load_pem_x509_certificate(first.cert.read_bytes())
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert "localhost" in sans.get_values_for_type(x509.DNSName)
-    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1", "::1"]
     assert stat.S_IMODE(first.key.stat().st_mode) == 0o600
     later = datetime.now(UTC) + tls.VALIDITY
     assert tls.ensure(tmp_path, now=later).ca_pem != pem  # renewed near expiry
     first.cert.write_text("garbage")
     assert x509.load_pem_x509_certificate(tls.ensure(tmp_path).cert.read_bytes())
+
+
+def _names(cert_path: Path) -> set[str]:
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return {str(name) for name in sans.get_values_for_type(x509.DNSName)} | {
+        str(ip) for ip in sans.get_values_for_type(x509.IPAddress)
+    }
+
+
+def test_a_certificate_lacking_a_name_is_issued_again_under_the_same_ca(tmp_path: Path) -> None:
+    earlier = tls.ensure(tmp_path)  # an earlier run: loopback names only
+    ca_pem, cert_pem = earlier.ca_pem, earlier.cert.read_bytes()
+    names = [*tls.LOOPBACK, "Build-Host", "192.0.2.7", "fe80::1%eth0"]
+    now = tls.ensure(tmp_path, names)
+    assert now.ca_pem == ca_pem  # kubeconfigs written with the CA keep working
+    assert now.cert.read_bytes() != cert_pem
+    assert _names(now.cert) == {
+        "localhost",
+        "build-host",
+        "127.0.0.1",
+        "::1",
+        "192.0.2.7",
+        "fe80::1",
+    }
+    ca = x509.load_pem_x509_certificate(ca_pem)
+    x509.load_pem_x509_certificate(now.cert.read_bytes()).verify_directly_issued_by(ca)
+    reissued = now.cert.read_bytes()
+    assert tls.ensure(tmp_path, names).cert.read_bytes() == reissued  # all there: reused
+    assert tls.ensure(tmp_path).cert.read_bytes() == reissued  # fewer names: reused too
+
+
+def test_a_home_without_the_ca_key_gets_a_new_ca_when_it_needs_a_new_certificate(
+    tmp_path: Path,
+) -> None:
+    earlier = tls.ensure(tmp_path)
+    ca_pem = earlier.ca_pem
+    earlier.ca_key.unlink()  # as homes written before the CA's key was kept
+    now = tls.ensure(tmp_path, [*tls.LOOPBACK, "192.0.2.7"])
+    assert now.ca_pem != ca_pem and now.ca_key.exists()
+    assert stat.S_IMODE(now.ca_key.stat().st_mode) == 0o600
+    assert "192.0.2.7" in _names(now.cert)
+
+
+def test_a_server_key_that_does_not_match_is_replaced(tmp_path: Path) -> None:
+    first = tls.ensure(tmp_path)
+    other = tls.ensure(tmp_path / "other")
+    first.key.write_bytes(other.key.read_bytes())
+    again = tls.ensure(tmp_path)
+    assert again.ca_pem == first.ca_pem
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(again.cert, again.key)  # raises if they do not match
 
 
 def test_strict_python_clients_accept_the_chain(tmp_path: Path) -> None:
@@ -62,9 +114,11 @@ def test_token_is_private_and_stable(tmp_path: Path) -> None:
 
 def test_kubeconfig_is_private_and_read_back_as_written(tmp_path: Path) -> None:
     path = tmp_path / "kubeconfig"
-    kubeconfig.write(path, "https://127.0.0.1:6443", b"PEM", "tok")
+    ca_pem = tls.ensure(tmp_path / "tls").ca_pem
+    kubeconfig.write(path, "https://127.0.0.1:6443", ca_pem, "tok")
     config = apiclient.load_config(path)
-    assert (config.server, config.ca_pem, config.token) == ("https://127.0.0.1:6443", "PEM", "tok")
+    assert (config.server, config.token) == ("https://127.0.0.1:6443", "tok")
+    assert config.ca_pem == ca_pem.decode()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
