@@ -50,7 +50,12 @@ def from_settings(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
             if kind is bool:
                 option = click.option(f"{flag_name}/--no-{flag_name[2:]}", name, **common)
             else:
-                click_type = click.Path(path_type=Path) if kind is Path else kind
+                if kind is Path:
+                    click_type: Any = click.Path(path_type=Path)
+                elif typing.get_origin(kind) is typing.Literal:
+                    click_type = click.Choice([str(v) for v in typing.get_args(kind)])
+                else:
+                    click_type = kind
                 option = click.option(flag_name, name, type=click_type, **common)
             func = option(func)
         return func

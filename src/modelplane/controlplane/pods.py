@@ -39,8 +39,9 @@ def pod(replica: replicas.Replica) -> dict[str, Any]:
     }[replica.phase]
     started = replica.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
     conditions: list[dict[str, Any]] = []
+    state: dict[str, Any] | None
     if replica.phase == replicas.Phase.PENDING:
-        state: dict[str, Any] = {"waiting": {"reason": "ContainerCreating"}}
+        state = None  # not on a node: no container has a state yet
         # As the scheduler reports a pod no node can take.
         conditions.append(
             {
@@ -77,17 +78,23 @@ def pod(replica: replicas.Replica) -> dict[str, Any]:
             **({"podIP": replica.host, "hostIP": replica.host} if placed else {}),
             "startTime": started,
             "conditions": conditions,
-            "containerStatuses": [
-                {
-                    "name": CONTAINER,
-                    "image": "modelplane",
-                    "imageID": "",
-                    "ready": ready,
-                    "started": replica.pid is not None,
-                    "restartCount": replica.restarts,
-                    "state": state,
+            **(
+                {}
+                if state is None
+                else {
+                    "containerStatuses": [
+                        {
+                            "name": CONTAINER,
+                            "image": "modelplane",
+                            "imageID": "",
+                            "ready": ready,
+                            "started": replica.pid is not None,
+                            "restartCount": replica.restarts,
+                            "state": state,
+                        }
+                    ]
                 }
-            ],
+            ),
         },
     }
 

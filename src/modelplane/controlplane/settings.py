@@ -7,6 +7,7 @@ from `MODELPLANE_<FIELD>`, so `MODELPLANE_HOME` moves the whole state directory.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +61,16 @@ class UpSettings(BaseModel):
     )
     drain_timeout: float = Field(
         30.0, ge=0, description="How long a stopping replica may finish in-flight requests."
+    )
+    backend: Literal["local", "ray"] = Field(
+        "local",
+        description="Where replicas run: `local` processes, or actors on a Ray cluster "
+        "(needs `modelplane[ray]` and --ray-address).",
+    )
+    ray_address: str | None = Field(
+        None,
+        description="The Ray cluster's GCS address, HOST:PORT, for --backend ray (also read "
+        "from RAY_ADDRESS). Run `modelplane up` on one of its nodes.",
     )
     apply: Path | None = Field(
         None,

@@ -105,6 +105,7 @@ class ControlPlane:
         )
         manager = replicas.ReplicaManager(
             home,
+            backend=_replica_backend(settings, home),
             on_change=on_change,
             in_flight=gateway.in_flight,
             drain_timeout=settings.drain_timeout,
@@ -228,6 +229,25 @@ def _take_ports(settings: UpSettings) -> tuple[socket.socket, socket.socket]:
             sock.close()
         raise
     return taken[0], taken[1]
+
+
+def _replica_backend(settings: UpSettings, home: Path) -> replicas.ReplicaBackend | None:
+    """The backend --backend names; None for the local one (the replica manager's default)."""
+    if settings.backend == "local":
+        return None
+    address = settings.ray_address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise core_errors.ModelplaneError(
+            "--backend ray needs the cluster's address: --ray-address HOST:PORT "
+            "(or RAY_ADDRESS), as `ray start --head` printed it"
+        )
+    try:
+        from modelplane.controlplane.replicas import ray_backend
+    except ImportError:
+        raise core_errors.ModelplaneError(
+            "--backend ray needs Ray: pip install 'modelplane[ray]'"
+        ) from None
+    return ray_backend.RayBackend(address, ray_backend.namespace_for(home))
 
 
 def _install_builtin_runtimes(objects: store.Store) -> None:

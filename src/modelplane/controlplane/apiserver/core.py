@@ -127,14 +127,15 @@ def _pod_cells(ctx: context.Context) -> Any:
     def cells(pod: Obj) -> list[Any]:
         status = pod.get("status") or {}
         containers = status.get("containerStatuses") or []
+        declared = len((pod.get("spec") or {}).get("containers") or containers)
         ready = sum(1 for c in containers if c.get("ready"))
         waiting = [c["state"]["waiting"].get("reason") for c in containers
                    if (c.get("state") or {}).get("waiting")]
         created = pod.get("metadata", {}).get("creationTimestamp")
         age = table.cell(catalog.Column("Age", "date", ".t"), {"t": created}, ctx.now())
-        return [f"{ready}/{len(containers)}", (waiting or [status.get("phase", "Unknown")])[0],
+        return [f"{ready}/{declared}", (waiting or [status.get("phase", "Unknown")])[0],
                 sum(int(c.get("restartCount", 0)) for c in containers), age,
-                status.get("podIP"), (pod.get("spec") or {}).get("nodeName", "localhost")]
+                status.get("podIP"), (pod.get("spec") or {}).get("nodeName", "<none>")]
     return cells
 
 

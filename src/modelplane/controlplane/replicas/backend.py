@@ -134,8 +134,11 @@ class ReplicaBackend(Protocol):
         call returns once it is placed and started. Raises OSError when it cannot start."""
         ...
 
-    async def adopt(self, identity: Mapping[str, Any], argv: tuple[str, ...]) -> Running | None:
-        """The replica an earlier control plane recorded, if it still runs."""
+    async def adopt(
+        self, identity: Mapping[str, Any], argv: tuple[str, ...], log_path: Path, log_pos: int
+    ) -> Running | None:
+        """The replica an earlier control plane recorded, if it still runs; `log_pos` is how
+        much of this run's output the log at `log_path` already holds."""
         ...
 
     async def close(self) -> None:

@@ -286,7 +286,7 @@ class LocalBackend:
         return LocalReplica(spawn(argv, env, launch.log_path), argv, http_port, grpc_port)
 
     async def adopt(
-        self, identity: Mapping[str, Any], argv: tuple[str, ...]
+        self, identity: Mapping[str, Any], argv: tuple[str, ...], log_path: Path, log_pos: int
     ) -> LocalReplica | None:
         process = adopt(int(identity["pid"]), argv, identity.get("proc_start"))
         if process is None:

@@ -128,7 +128,9 @@ class ReplicaManager:
                 "grpc_port": record.grpc_port,
                 **record.identity,
             }
-            process = await self._backend.adopt(identity, record.argv)
+            output = lifecycle.log_path(self._home, record.namespace, record.name)
+            written = max(local.log_size(output) - record.log_offset, 0)
+            process = await self._backend.adopt(identity, record.argv, output, written)
             if process is None:
                 log.info("replica %s (pid %d) is gone; not adopted", record.name, record.pid)
                 records.remove(self._home, record.namespace, record.name)
