@@ -31,11 +31,14 @@ class RevisionView:
     ever_ready: bool
     failure: str | None
     backends: tuple[routes.Backend, ...]
+    last_exit: str | None = None  # why a replica that ran last stopped (it was restarted)
 
     @classmethod
     def of(cls, rev: Mapping[str, Any], running: Sequence[replicas.Replica]) -> RevisionView:
         ready = [r for r in running if r.ready and r.phase == replicas.Phase.READY]
         failures = [summary(r.last_failure) for r in running if r.never_ready and r.last_failure]
+        exits = [r for r in running if r.restarts and r.last_failure and not r.never_ready]
+        last = max(exits, key=lambda r: r.restarts, default=None)
         return cls(
             name=rev["metadata"]["name"],
             ready_replicas=len(ready),
@@ -51,6 +54,7 @@ class RevisionView:
                 )
                 for r in ready
             ),
+            last_exit=summary(last.last_failure) if last and last.last_failure else None,
         )
 
     @property
@@ -245,6 +249,7 @@ def revision(rev: Mapping[str, Any], view: RevisionView, desired: int) -> dict[s
         "actualReplicas": view.actual_replicas,
         "readyReplicas": view.ready_replicas,
         "restarts": view.restarts,
+        **({"lastReplicaExit": view.last_exit} if view.last_exit else {}),
         "conditions": [ready],
     }
 
@@ -293,8 +298,10 @@ def revision_changes(
         found.append(("Normal", "Scaled", f"desired replicas {old_desired} -> {new_desired}"))
     restarts_before = before.get("restarts", 0)
     if after.get("restarts", 0) > (restarts_before if isinstance(restarts_before, int) else 0):
+        why = after.get("lastReplicaExit")
+        exited = f"a replica exited ({why})" if why else "a replica exited"
         found.append(
-            ("Warning", "BackOff", f"a replica exited and was restarted ({after['restarts']} "
-             "restarts in all)")
+            ("Warning", "BackOff", f"{exited} and was restarted ({after['restarts']} restarts "
+             "in all)")
         )  # fmt: skip
     return found
