@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,16 @@ def namespace_for(home: Path) -> str:
     """The Ray namespace of the control plane whose state lives in `home`."""
     digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
     return f"modelplane-{digest}"
+
+
+def _is_local(address: str) -> bool:
+    """Whether `address` is one of this machine's (it can be bound here)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+            probe.bind((address.strip("[]"), 0))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 async def _get(ref: Any) -> Any:
@@ -136,7 +147,8 @@ class RayBackend:
         # A driver attaches to the raylet of the node it runs on; Ray guesses that node's address
         # from the route to the GCS, so when the head is on this machine say so (loopback
         # clusters have one address per node).
-        node_ip = self.node_ip or self.address.rpartition(":")[0] or None
+        head = self.address.rpartition(":")[0]
+        node_ip = self.node_ip or (head if _is_local(head) else None)
         options: dict[str, Any] = {
             "address": self.address,
             "namespace": self.namespace,
