@@ -26,9 +26,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import ray
-from ray.exceptions import RayActorError, RayError
-
 from modelplane.controlplane.replicas import backend, ray_actor
 
 log = logging.getLogger(__name__)
@@ -41,6 +38,18 @@ def namespace_for(home: Path) -> str:
     """The Ray namespace of the control plane whose state lives in `home`."""
     digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:10]
     return f"modelplane-{digest}"
+
+
+def _ray() -> Any:
+    """Ray, imported where it is used: every module of modelplane imports without its extras."""
+    import ray
+
+    return ray
+
+
+def _error() -> type[Exception]:
+    error: type[Exception] = _ray().exceptions.RayError
+    return error
 
 
 def _is_local(address: str) -> bool:
@@ -79,15 +88,15 @@ class RayReplica:
         self._released = False
 
     def exited(self) -> bool:
-        ready, _ = ray.wait([self._wait], timeout=0)
+        ready, _ = _ray().wait([self._wait], timeout=0)
         return bool(ready)
 
     def describe_exit(self) -> str:
         try:
-            code = ray.get(self._wait, timeout=0)
-        except RayActorError as exc:
+            code = _ray().get(self._wait, timeout=0)
+        except _ray().exceptions.RayActorError as exc:
             return f"lost with its node or actor ({type(exc).__name__})"
-        except RayError as exc:
+        except _error() as exc:
             return f"lost ({type(exc).__name__})"
         if code is None:
             return "never started"
@@ -107,8 +116,8 @@ class RayReplica:
         if self.exited():
             self._sync.cancel()
             self._released = True
-            with contextlib.suppress(RayError, ValueError):
-                ray.kill(self.actor, no_restart=True)
+            with contextlib.suppress(_error(), ValueError):
+                _ray().kill(self.actor, no_restart=True)
 
     def identity(self) -> dict[str, Any]:
         return {"actor": self.actor_name}
@@ -122,7 +131,7 @@ class RayReplica:
         while True:
             try:
                 chunk: bytes = await _get(self.actor.read_log.remote(self._log_pos))
-            except RayError:
+            except _error():
                 return  # the actor is gone, and its node's file with it
             if not chunk:
                 return
@@ -161,10 +170,10 @@ class RayBackend:
         # On the loop's own thread (the main one), once, before anything is served. Ray sets
         # its own SIGTERM and SIGINT handlers; the control plane's drain-and-stop stays in force.
         handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-        ray.init(**options)
+        _ray().init(**options)
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        self._remote = ray.remote(ray_actor.ReplicaActor)
+        self._remote = _ray().remote(ray_actor.ReplicaActor)
 
     async def launch(
         self, launch: backend.Launch, pending: Callable[[str], None]
@@ -184,7 +193,7 @@ class RayBackend:
         if demand.gpu:
             options["num_gpus"] = demand.gpu
         with contextlib.suppress(ValueError):  # left by a start this process did not finish
-            ray.kill(ray.get_actor(actor_name, namespace=self.namespace), no_restart=True)
+            _ray().kill(_ray().get_actor(actor_name, namespace=self.namespace), no_restart=True)
         actor = self._remote.options(**options).remote()
         started = asyncio.ensure_future(
             _get(actor.start.remote(actor_name, launch.argv, dict(launch.env), launch.grpc))
@@ -198,17 +207,17 @@ class RayBackend:
             info = started.result()
         except BaseException as exc:
             started.cancel()
-            with contextlib.suppress(RayError, ValueError):
-                ray.kill(actor, no_restart=True)
-            if isinstance(exc, RayError):
+            with contextlib.suppress(_error(), ValueError):
+                _ray().kill(actor, no_restart=True)
+            if isinstance(exc, _error()):
                 raise OSError(f"the Ray actor could not start the replica: {exc}") from None
             raise
         return RayReplica(actor, actor_name, info, launch.log_path, 0)
 
     def _why_pending(self, demand: backend.Demand) -> str:
         """The scheduler's sentence for a pod no node can take, from what Ray has free."""
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        free = ray.available_resources()
+        nodes = [n for n in _ray().nodes() if n.get("Alive")]
+        free = _ray().available_resources()
         short = []
         if demand.cpu and free.get("CPU", 0.0) < demand.cpu:
             short.append("cpu")
@@ -229,16 +238,16 @@ class RayBackend:
         if not name:
             return None
         try:
-            actor = ray.get_actor(str(name), namespace=self.namespace)
+            actor = _ray().get_actor(str(name), namespace=self.namespace)
             info = await _get(actor.status.remote())
-        except (ValueError, RayError):
+        except (ValueError, _error()):
             return None  # gone with its node, or killed
         if not info.get("started"):
-            with contextlib.suppress(RayError, ValueError):
-                ray.kill(actor, no_restart=True)
+            with contextlib.suppress(_error(), ValueError):
+                _ray().kill(actor, no_restart=True)
             return None
         return RayReplica(actor, str(name), info, log_path, log_pos)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(ray.shutdown)
+            await asyncio.to_thread(_ray().shutdown)
