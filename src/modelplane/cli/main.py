@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 import modelplane
-from modelplane.cli import kube_commands, kube_views, options
+from modelplane.cli import export_command, kube_commands, kube_views, options
 from modelplane.controlplane.settings import ENV_PREFIX as UP_ENV_PREFIX
 from modelplane.controlplane.settings import UpSettings
 from modelplane.server.settings import ENV_PREFIX, ServerSettings
@@ -33,6 +33,10 @@ def serve(**values: Any) -> None:
       modelplane serve --model-name sklearn-iris --storage-uri ./models/iris
       modelplane serve --model-name sklearn-iris --storage-uri s3://models/iris/
       modelplane serve --model-name my-model --model-class my_pkg.model:MyModel
+
+    \b
+    KServe's model-server flags are taken too, so a KServe ServingRuntime's args run unchanged:
+      modelplane serve --model_name=sklearn-iris --model_dir=/mnt/models --http_port=8080
     """
     settings = options.build(ServerSettings, values)
     if settings.storage_uri is None and settings.model_class is None:
@@ -105,7 +109,7 @@ def _failure(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-for _command in (*kube_commands.COMMANDS, *kube_views.COMMANDS):
+for _command in (*kube_commands.COMMANDS, *kube_views.COMMANDS, *export_command.COMMANDS):
     cli.add_command(_command)
 
 

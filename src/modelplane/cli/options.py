@@ -1,7 +1,9 @@
 """Click options derived from a pydantic settings model, so each option is declared once.
 
 Every field becomes `--field-name`, also read from `MODELPLANE_FIELD_NAME`; booleans become
-`--flag/--no-flag`. Options default to "not given", so the settings model's own defaults apply.
+`--flag/--no-flag`. A field whose `json_schema_extra` lists `flag_aliases` (`["--model_dir"]`) is
+also taken under those flags: another program's spelling of the same option, declared on the
+field, not here. Options default to "not given", so the settings model's own defaults apply.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
+ALIASES_KEY = "flag_aliases"
 
 
 def _base_type(annotation: Any) -> Any:
@@ -28,6 +32,13 @@ def _base_type(annotation: Any) -> Any:
 def flag(name: str) -> str:
     """The option of a settings field: `http_port` is `--http-port`."""
     return "--" + name.replace("_", "-")
+
+
+def aliases(field: FieldInfo) -> list[str]:
+    """The other flags a field's option is taken under (its `flag_aliases`)."""
+    extra = field.json_schema_extra
+    listed = extra.get(ALIASES_KEY, []) if isinstance(extra, dict) else []
+    return [str(name) for name in listed] if isinstance(listed, list) else []
 
 
 def from_settings(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
@@ -56,7 +67,8 @@ def from_settings(model: type[BaseModel], env_prefix: str) -> Callable[[F], F]:
                     click_type = click.Choice([str(v) for v in typing.get_args(kind)])
                 else:
                     click_type = kind
-                option = click.option(flag_name, name, type=click_type, **common)
+                flags = [flag_name, *aliases(field)]
+                option = click.option(*flags, name, type=click_type, **common)
             func = option(func)
         return func
 

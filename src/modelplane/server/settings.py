@@ -1,16 +1,26 @@
 """The settings of one `modelplane serve` process: the single source of its options.
 
 The command line is derived from this model (each field an option, each option also read from
-`MODELPLANE_<FIELD>`), so an option is declared once, here.
+`MODELPLANE_<FIELD>`), so an option is declared once, here. A field may name other spellings of
+its option: KServe's model servers take `--model_name`, `--model_dir`, `--http_port` and
+`--grpc_port`, and a KServe ServingRuntime passes exactly those, so `modelplane serve` accepts
+them too and runs under such a runtime's args unchanged (`modelplane export` relies on it).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "MODELPLANE_"
+
+
+def kserve_flag(flag: str) -> dict[str, Any]:
+    """A field's `json_schema_extra` when KServe's model servers spell its option `flag`
+    (`cli.options` adds the `flag_aliases` it lists to the option's own flag)."""
+    return {"flag_aliases": [flag]}
 
 
 def _default_cache_dir() -> Path:
@@ -23,12 +33,15 @@ class ServerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     model_name: str = Field(
-        "model", description="Name the model is served under (/v1/models/NAME, /v2/models/NAME)."
+        "model",
+        description="Name the model is served under (/v1/models/NAME, /v2/models/NAME).",
+        json_schema_extra=kserve_flag("--model_name"),
     )
     storage_uri: str | None = Field(
         None,
         description="Where the model lives: a path, file://, pvc://, http(s)://, s3:// or hf:// "
         "URI.",
+        json_schema_extra=kserve_flag("--model_dir"),
     )
     model_format: str | None = Field(
         None,
@@ -52,9 +65,19 @@ class ServerSettings(BaseModel):
         None, gt=0, description="Threads inside the framework (ONNX Runtime, PyTorch) per model."
     )
     host: str = Field("127.0.0.1", description="Address to bind; a container passes 0.0.0.0.")
-    http_port: int = Field(8080, ge=0, le=65535, description="REST port (0 picks a free one).")
+    http_port: int = Field(
+        8080,
+        ge=0,
+        le=65535,
+        description="REST port (0 picks a free one).",
+        json_schema_extra=kserve_flag("--http_port"),
+    )
     grpc_port: int = Field(
-        8081, ge=-1, le=65535, description="gRPC port (0 picks a free one, -1 disables gRPC)."
+        8081,
+        ge=-1,
+        le=65535,
+        description="gRPC port (0 picks a free one, -1 disables gRPC).",
+        json_schema_extra=kserve_flag("--grpc_port"),
     )
     max_request_size: int = Field(
         64 * 1024 * 1024,

@@ -1,7 +1,8 @@
 """Servers for the `kserve` client tests: the KServe-style custom model, served by modelplane.
 
 This directory imports `kserve` and never tritonclient (their generated protobuf stubs clash in
-protobuf's default pool), so it runs in a pytest process of its own.
+protobuf's default pool), so it runs in a pytest process of its own; every test that imports
+`kserve` lives here (test_export_schema.py checks manifests against its models).
 """
 
 from __future__ import annotations
