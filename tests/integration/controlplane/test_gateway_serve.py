@@ -8,6 +8,7 @@ with modelplane's own protobuf stubs, so the bytes are what any OIP client sends
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -153,3 +154,27 @@ async def test_grpc_to_a_service_without_grpc_is_unimplemented_at_once(
                 await stub.ModelInfer(infer_request(), timeout=10)  # not the 60 s activation
             assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
             assert "does not serve gRPC" in (refused.value.details() or "")
+
+
+async def test_grpc_to_a_replica_that_never_accepts_fails_over_after_the_connect_timeout(
+    replica: ServeProcess,
+) -> None:
+    # A listener whose accept queue is full: the kernel drops further SYNs, so connect hangs.
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    port = full.getsockname()[1]
+    queued = socket.create_connection(("127.0.0.1", port))
+    try:
+        async with gateway(connect_timeout=0.5) as (gw, _, target):
+            stuck = Backend("stuck", f"http://127.0.0.1:{port}", f"127.0.0.1:{port}")
+            gw.set_routes([iris_route(stuck, backend(replica))])
+            async with grpc.aio.insecure_channel(target) as channel:
+                stub = pb_grpc.GRPCInferenceServiceStub(channel)
+                for _ in range(4):  # the tie-break rotates: some try `stuck` first
+                    answer = await stub.ModelInfer(infer_request(), timeout=15)  # not gRPC's 20 s
+                    assert predictions(answer) == [0, 2]
+            assert gw.in_flight("stuck") == 0
+    finally:
+        queued.close()
+        full.close()

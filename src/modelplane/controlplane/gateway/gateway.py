@@ -48,7 +48,9 @@ class Gateway:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
         )
-        self._grpc = grpc_proxy.GrpcProxy(self.balancer)
+        self._grpc = grpc_proxy.GrpcProxy(
+            self.balancer, connect_timeout=connect_timeout or grpc_proxy.CONNECT_TIMEOUT
+        )
 
     @property
     def routes(self) -> tuple[routes_.ServiceRoute, ...]:

@@ -28,6 +28,7 @@ _DROPPED = frozenset({"content-type", "te", "user-agent", "host", "connection", 
 # closed or reset the connection after taking the call may have crashed on it.
 _UNREACHABLE = ("failed to connect", "connection refused")
 _OPTIONS = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+CONNECT_TIMEOUT = 5.0
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -77,8 +78,16 @@ def _encode_string(number: int, value: str) -> bytes:
 
 
 class GrpcProxy:
-    def __init__(self, balancer: balancer_.Balancer) -> None:
+    def __init__(
+        self, balancer: balancer_.Balancer, connect_timeout: float = CONNECT_TIMEOUT
+    ) -> None:
         self.balancer = balancer
+        # gRPC's own bound on one connect attempt (its default is 20 s): a replica on a host
+        # that vanished fails over as soon as the HTTP path would.
+        self._upstream_options = [
+            *_OPTIONS,
+            ("grpc.min_reconnect_backoff_ms", max(int(connect_timeout * 1000), 1)),
+        ]
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._calls: dict[tuple[str, str], grpc.aio.UnaryUnaryMultiCallable[Any, Any]] = {}
         self._active: dict[str, int] = {}
@@ -214,7 +223,9 @@ class GrpcProxy:
     def _channel(self, target: str) -> grpc.aio.Channel:
         channel = self._channels.get(target)
         if channel is None:
-            channel = self._channels[target] = grpc.aio.insecure_channel(target, options=_OPTIONS)
+            channel = self._channels[target] = grpc.aio.insecure_channel(
+                target, options=self._upstream_options
+            )
         return channel
 
     def prune(self, keep: set[str]) -> None:
