@@ -73,3 +73,10 @@ bench: $(VENV)/.installed-run
 bench-gateway: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.gateway
+
+## soak: the gateway and two replicas under mixed load, 2 min warm-up + 10 min; RSS, fds and errors
+##       reported, non-zero exit on growth or any error (bench/NOTES.md, "Soak");
+##       SOAK_ARGS='--duration 60 --warmup 15' for a quick check
+.PHONY: soak
+soak: $(VENV)/.installed-test
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
