@@ -25,7 +25,7 @@ WORK = BENCH / "work"
 ANCHOR_PACKAGES: dict[str, list[str]] = {
     "kserve": ["kserve==0.21.0", "scikit-learn", "joblib"],
     "mlserver": ["mlserver==1.7.1", "mlserver-sklearn==1.7.1", "uvloop==0.21.0"],
-    "profiler": ["py-spy==0.4.3"],  # bench/profile.py only
+    "profiler": ["py-spy==0.4.3"],  # bench/profiling.py only
 }
 TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client"}
 

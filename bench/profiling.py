@@ -1,6 +1,6 @@
 """Where does modelplane spend a request? py-spy samples the server while wrk drives it.
 
-    .venv/bin/python bench/profile.py [--scenario v2-2r-c64] [--seconds 10] [--serve-args=...]
+    .venv/bin/python bench/profiling.py [--scenario v2-2r-c64] [--seconds 10] [--serve-args=...]
 
 The server is pinned to core 0 and wrk to core 1, as in the bench. py-spy (in
 bench/.venvs/profiler, made on first use) records every non-idle thread of the server; the
