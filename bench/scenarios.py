@@ -78,7 +78,18 @@ SCENARIOS: list[Scenario] = [
         runs_on=("modelplane/iris", "kserve/iris", "mlserver/iris"),
         quick=True,
     ),
-    # Adaptive batching on (modelplane only), compared with the peers' unbatched rows.
+    # Adaptive batching on (modelplane only), compared with the peers' unbatched rows. At one
+    # connection a request never has company: what batching costs a lone request.
+    Scenario(
+        "v1-2r-c1-batch",
+        "V1 predict, 2 rows, batching",
+        "v1",
+        2,
+        1,
+        ("modelplane/batch",),
+        quick=True,
+        compare_as="v1-2r-c1",
+    ),
     Scenario(
         "v1-2r-c64-batch",
         "V1 predict, 2 rows, batching",

@@ -23,18 +23,28 @@ ROWS = np.random.default_rng(7).uniform([4.3, 2.0, 1.0, 0.1], [7.9, 4.4, 6.9, 2.
 
 
 class RowSizes(Model):
-    """Echoes each row's sum and records how many rows each predict call saw."""
+    """Echoes each row's sum and records how many rows each predict call saw.
+
+    Its first call holds (in the thread pool) until `release` is set, so that the test decides
+    when the model is busy and which requests queue behind it.
+    """
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.calls: list[int] = []
         self.lock = threading.Lock()
         self.ready = True
+        self.busy = threading.Event()
+        self.release = threading.Event()
 
     def predict(self, payload: Any, headers: Any = None) -> Any:
         x = payload.inputs[0].as_numpy()
         with self.lock:
             self.calls.append(x.shape[0])
+            first = len(self.calls) == 1
+        if first:
+            self.busy.set()
+            self.release.wait(30)
         if (x < 0).any():
             raise ValueError("negative values are refused")
         sums = x.reshape(x.shape[0], -1).sum(axis=1)
@@ -164,20 +174,38 @@ def test_a_bad_request_inside_a_batch_fails_alone(
     assert [r.json() for r in responses[:6] + responses[7:]] == plain_answers
 
 
-def test_batches_merge_rows_and_keep_shapes_apart() -> None:
+def test_requests_behind_a_busy_model_merge_and_keep_shapes_apart() -> None:
     model = RowSizes("sums")
-    settings = server_settings(max_batch_size=16, max_latency_ms=200, access_log=False)
+    # max_latency 60 s: whatever merges here merged because the model was busy, not on a timer
+    settings = server_settings(max_batch_size=4, max_latency_ms=60_000, access_log=False)
+    path = "/v2/models/sums/infer"
+    wide = [(path, _v2_body(np.ones((1, 4)) * i)) for i in range(6)]
+    narrow = [(path, _v2_body(np.ones((2, 3)) * i)) for i in range(6)]
+    poison = (path, _v2_body(np.full((1, 4), -1.0)))
+
+    async def scenario(running: RunningServer) -> list[httpx.Response]:
+        registry = running.srv.metrics.registry
+        async with httpx.AsyncClient(base_url=running.http_url, timeout=30) as client:
+            opener = asyncio.create_task(client.post(path, json=_v2_body(np.ones((1, 4)))))
+            assert await asyncio.to_thread(model.busy.wait, 30)  # the model holds call one
+            rest = [client.post(p, json=b) for p, b in [*wide, *narrow, poison]]
+            behind = asyncio.gather(*rest)
+            while (
+                registry.get_sample_value("modelplane_requests_in_flight", {"protocol": "v2"}) != 14
+            ):
+                await asyncio.sleep(0.01)  # polled: every request is inside the server
+            model.release.set()
+            assert (await opener).status_code == 200
+            return list(await behind)
+
     with serving(settings, models=[model]) as running:
-        wide = [("/v2/models/sums/infer", _v2_body(np.ones((1, 4)) * i)) for i in range(6)]
-        narrow = [("/v2/models/sums/infer", _v2_body(np.ones((2, 3)) * i)) for i in range(6)]
-        poison = ("/v2/models/sums/infer", _v2_body(np.full((1, 4), -1.0)))
-        responses = asyncio.run(_all(running.http_url, [*wide, *narrow, poison]))
+        responses = asyncio.run(scenario(running))
     sums = [r.json()["outputs"][0]["data"] for r in responses[:12]]
     assert sums == [[4.0 * i] for i in range(6)] + [[3.0 * i, 3.0 * i] for i in range(6)]
     assert responses[12].status_code == 500
     assert "negative values" in responses[12].json()["error"]
-    assert max(model.calls) > 2  # merged calls happened ...
-    assert max(model.calls) <= 16  # ... never past max_batch_size
+    assert model.calls[0] == 1 and max(model.calls[1:]) > 2  # merged calls happened ...
+    assert max(model.calls) <= 4  # ... never past max_batch_size
 
 
 def test_batching_is_off_by_default(iris_server: RunningServer) -> None:

@@ -3,15 +3,33 @@
 It works the same for V1, V2 REST and gRPC, because it sits in the data plane, after decoding.
 Requests join a batch only with requests of the same signature (same protocol, same input
 names, datatypes and per-row shapes, same parameters and requested outputs), so mixed shapes
-never meet. The first request of a batch waits at most `max_latency` for others, and a full
-batch (`max_batch_size` rows) leaves at once. The merged answer is split back by rows; when the
-merged call fails, or its answer cannot be split by rows, each request runs alone, so every
-caller gets exactly the answer, or the error, it would have got without batching.
+never meet. The merged answer is split back by rows; when the merged call fails, or its answer
+cannot be split by rows, each request runs alone, so every caller gets exactly the answer, or
+the error, it would have got without batching.
+
+Batching is opportunistic (Triton's dynamic batcher with no queue delay): it never holds a
+request back to wait for company. A model has one batch in flight at a time:
+
+- a request that finds the model idle goes to it at once, at the next turn of the event loop,
+  with the requests that reached the queue in the same turn (a burst read in one go is one
+  batch); no timer is involved, so a lone request pays one loop turn, not `max_latency`;
+- requests that arrive while a batch runs queue; when it ends, the oldest queued request and
+  those of its signature behind it, in arrival order up to `max_batch_size` rows, leave at once
+  as the next batch, however few they are;
+- `max_latency` bounds the wait behind a busy model: once the oldest queued request has waited
+  that long and the batch in flight still runs, its batch starts alongside, so a slow model
+  still gets concurrent calls, as without batching, and no request waits longer than
+  `max_latency` for its batch to start (0: queued requests never wait for a busy model; only
+  requests that arrive in the same loop turn merge).
+
+Requests that cannot be batched (see `signature`), or hold more than `max_batch_size` rows, run
+at once on their own, outside the queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,10 +40,6 @@ import orjson
 
 from modelplane.core.inference import InferInput, InferOutput, InferRequest, InferResponse
 from modelplane.observability.metrics import ServerMetrics
-
-# A queue whose signature has seen no request for this long is dropped with its worker, so
-# requests that each carry different parameters cannot pile up idle queues.
-IDLE_QUEUE_SECONDS = 30.0
 
 # Runs one (possibly merged) payload through the model: the data plane's own pipeline. A merged
 # payload carries the headers of the batch's first request.
@@ -42,7 +56,7 @@ class _Pending:
 
 
 class Batcher:
-    """The batching queues of one model."""
+    """The batching queue of one model: one line per signature, one batch in flight."""
 
     def __init__(
         self,
@@ -57,62 +71,103 @@ class Batcher:
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency
         self._metrics = metrics
-        self._queues: dict[Any, asyncio.Queue[_Pending]] = {}
-        self._workers: set[asyncio.Task[None]] = set()
-        self._running: set[asyncio.Task[None]] = set()
+        # Emptied lines are dropped at once, so per-request parameters cannot pile up lines.
+        self._queues: dict[Any, collections.deque[_Pending]] = {}
+        self._in_flight = 0  # batches the model is running
+        # A batch task was created and takes its requests when it first runs, a loop turn later.
+        self._starting = False
+        self._overdue_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def queued(self) -> int:
+        """Requests waiting for a batch."""
+        return sum(len(queue) for queue in self._queues.values())
 
     async def submit(self, payload: Any, headers: Any) -> Any:
         """Answer `payload`, batched with others when it can be; unbatchable ones run alone."""
         key, rows = signature(payload)
         if key is None or rows > self.max_batch_size:
             return await self._run(payload, headers)
+        pending = _Pending(payload, headers, rows, asyncio.get_running_loop().create_future())
         queue = self._queues.get(key)
         if queue is None:
-            queue = self._queues[key] = asyncio.Queue()
-            worker = asyncio.create_task(self._collect(key, queue))
-            self._workers.add(worker)
-            worker.add_done_callback(self._workers.discard)
-        pending = _Pending(payload, headers, rows, asyncio.get_running_loop().create_future())
-        queue.put_nowait(pending)
+            queue = self._queues[key] = collections.deque()
+        queue.append(pending)
+        self._next()
         return await pending.future
 
-    async def _collect(self, key: Any, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            try:
-                first = await asyncio.wait_for(queue.get(), IDLE_QUEUE_SECONDS)
-            except TimeoutError:
-                # No await between this check and the removal: no request can slip in between.
-                if queue.empty():
-                    del self._queues[key]
-                    return
-                continue
-            batch, rows = [first], first.rows
-            deadline = first.enqueued + self.max_latency
-            while rows < self.max_batch_size:
-                if queue.empty():
-                    left = deadline - time.perf_counter()
-                    if left <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(queue.get(), left)
-                    except TimeoutError:
-                        break
-                else:
-                    item = queue.get_nowait()
-                if rows + item.rows > self.max_batch_size:
-                    # It opens the next batch; its own wait started when it arrived.
-                    self._dispatch(batch)
-                    batch, rows = [item], item.rows
-                    deadline = item.enqueued + self.max_latency
-                    continue
-                batch.append(item)
-                rows += item.rows
-            self._dispatch(batch)
+    def _next(self) -> None:
+        """Arrange the next batch: now when the model is idle, else when the oldest queued
+        request has waited `max_latency` (or sooner: when the batch in flight ends)."""
+        if self._starting or not self._queues:
+            return
+        if self._in_flight == 0:
+            self._start()
+        elif self._overdue_timer is None:
+            wait = self._oldest() + self.max_latency - time.perf_counter()
+            loop = asyncio.get_running_loop()
+            self._overdue_timer = loop.call_later(max(wait, 0.0), self._overdue)
 
-    def _dispatch(self, batch: list[_Pending]) -> None:
-        task = asyncio.create_task(self._serve(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+    def _overdue(self) -> None:
+        self._overdue_timer = None
+        if self._starting or not self._queues:
+            return
+        if time.perf_counter() - self._oldest() >= self.max_latency:
+            self._start()
+        else:  # the request it was set for has left; wait for the one now oldest
+            self._next()
+
+    def _oldest(self) -> float:
+        return min(queue[0].enqueued for queue in self._queues.values())
+
+    def _start(self) -> None:
+        if self._overdue_timer is not None:
+            self._overdue_timer.cancel()
+            self._overdue_timer = None
+        self._starting = True
+        task = asyncio.create_task(self._batch())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _batch(self) -> None:
+        self._starting = False
+        batch = self._take()
+        if not batch:
+            return
+        self._in_flight += 1
+        try:
+            self._next()  # what is left behind waits for this batch, at most max_latency
+            await self._serve(batch)
+        except Exception as exc:  # a fault of the batcher itself: no caller is left waiting
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+        finally:
+            self._in_flight -= 1
+            self._next()
+
+    def _take(self) -> list[_Pending]:
+        """The oldest queued request and those of its signature behind it, up to
+        `max_batch_size` rows; requests whose callers went away are dropped."""
+        while self._queues:
+            key = min(self._queues, key=lambda k: self._queues[k][0].enqueued)
+            queue = self._queues[key]
+            batch: list[_Pending] = []
+            rows = 0
+            while queue:
+                item = queue[0]
+                if not item.future.done():
+                    if rows + item.rows > self.max_batch_size:
+                        break  # it opens the next batch
+                    batch.append(item)
+                    rows += item.rows
+                queue.popleft()
+            if not queue:
+                del self._queues[key]
+            if batch:
+                return batch
+        return []
 
     async def _serve(self, batch: list[_Pending]) -> None:
         now = time.perf_counter()
@@ -145,9 +200,9 @@ class Batcher:
                 item.future.set_result(result)
 
     async def close(self) -> None:
-        for task in [*self._workers]:
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        """Wait for the batches in flight and any still queued (the servers have drained)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def signature(payload: Any) -> tuple[Any, int]:

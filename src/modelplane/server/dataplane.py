@@ -87,10 +87,9 @@ class DataPlane:
         self._executor = executor
         self._max_batch_size = max_batch_size
         self._max_latency = max_latency
-        # Per model and verb ("v1", "v2"); weak keys, like the pipelines below.
-        self._batchers: weakref.WeakKeyDictionary[Model, dict[str, Batcher]] = (
-            weakref.WeakKeyDictionary()
-        )
+        # One per model, for V1 and V2 alike (one batch in flight); weak keys, like the
+        # pipelines below.
+        self._batchers: weakref.WeakKeyDictionary[Model, Batcher] = weakref.WeakKeyDictionary()
         # Weak keys: a reloaded model's old object takes its pipelines with it.
         self._pipelines: weakref.WeakKeyDictionary[Model, dict[str, list[list[Stage]]]] = (
             weakref.WeakKeyDictionary()
@@ -127,7 +126,7 @@ class DataPlane:
     async def infer(self, request: InferRequest, headers: Headers | None = None) -> InferResponse:
         """Serve a V2 request (REST or gRPC)."""
         model = self.repository.get(request.model_name, request.model_version)
-        batcher = self._batcher(model, "v2")
+        batcher = self._batcher(model)
         if batcher is not None:
             response: InferResponse = await batcher.submit(request, headers)
             return response
@@ -142,16 +141,15 @@ class DataPlane:
     async def predict(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
         """Serve a V1 `:predict` request; the result is whatever the model returned."""
         model = self.repository.get(name)
-        batcher = self._batcher(model, "v1")
+        batcher = self._batcher(model)
         if batcher is not None:
             return await batcher.submit(payload, headers)
         return await self._run(model, "predict", payload, headers)
 
-    def _batcher(self, model: Model, kind: str) -> Batcher | None:
+    def _batcher(self, model: Model) -> Batcher | None:
         if self._max_batch_size <= 1:
             return None
-        per_model = self._batchers.setdefault(model, {})
-        batcher = per_model.get(kind)
+        batcher = self._batchers.get(model)
         if batcher is None:
             ref = weakref.ref(model)
             model_name = model.name
@@ -160,21 +158,20 @@ class DataPlane:
                 target = ref()
                 if target is None:  # unloaded while queued
                     raise errors.ModelNotReady(model_name)
-                if kind == "v2":
+                if isinstance(payload, InferRequest):
                     return await self._infer(target, payload, headers)
                 return await self._run(target, "predict", payload, headers)
 
             batcher = Batcher(
                 model_name, run, self._max_batch_size, self._max_latency, self.metrics
             )
-            per_model[kind] = batcher
+            self._batchers[model] = batcher
         return batcher
 
     async def close(self) -> None:
-        """Stop the batching queues (after the servers have drained)."""
-        for per_model in list(self._batchers.values()):
-            for batcher in per_model.values():
-                await batcher.close()
+        """Let the batching queues finish (after the servers have drained)."""
+        for batcher in list(self._batchers.values()):
+            await batcher.close()
 
     async def explain(self, name: str, payload: dict[str, Any], headers: Headers | None) -> Any:
         return await self._run(self.repository.get(name), "explain", payload, headers)

@@ -101,7 +101,8 @@ class ServerSettings(BaseModel):
     max_latency_ms: float = Field(
         2.0,
         ge=0,
-        description="Adaptive batching: how long the first request of a batch may wait for others.",
+        description="Adaptive batching: the longest a request waits behind a busy model before "
+        "its batch starts alongside (a request never waits for company).",
     )
     graceful_timeout: float = Field(
         30.0, ge=0, description="Seconds SIGTERM waits for in-flight requests before stopping."

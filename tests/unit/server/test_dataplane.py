@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -187,3 +188,53 @@ async def test_a_fast_sync_model_moves_inline_and_a_slow_call_moves_it_back(
     for _ in range(dataplane_module.PROBE_CALLS * 4):
         await dp.predict("r", {"instances": [1]}, None)
     assert loop_thread not in model.threads  # and the probation doubled again
+
+
+async def test_v1_and_v2_requests_of_a_model_share_one_batching_queue(
+    executor: ThreadPoolExecutor,
+) -> None:
+    class Held(Model):
+        """Counts rows per call; each call waits for `gate`."""
+
+        ready = True
+
+        def __init__(self, name: str) -> None:
+            super().__init__(name)
+            self.calls: list[tuple[str, int]] = []
+            self.gate = asyncio.Event()
+
+        async def predict(self, payload: Any, headers: Any = None) -> Any:
+            if isinstance(payload, InferRequest):
+                x = payload.inputs[0].as_numpy()
+                self.calls.append(("v2", x.shape[0]))
+                await self.gate.wait()
+                return InferResponse(None, self.name, [InferOutput("y", x.shape, "FP64", x)])
+            self.calls.append(("v1", len(payload["instances"])))
+            await self.gate.wait()
+            return {"predictions": payload["instances"]}
+
+    model = Held("h")
+    repo = ModelRepository(lambda spec: {})
+    repo.add_model(model)
+    dp = await _loaded(DataPlane(repo, ServerMetrics(), executor, 8, 10.0))
+
+    def v2(value: float) -> InferRequest:
+        return InferRequest("h", [InferInput("x", [1, 1], "FP64", np.full((1, 1), value))])
+
+    async def turns() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    first = asyncio.create_task(dp.predict("h", {"instances": [[0]]}, None))
+    await turns()
+    assert model.calls == [("v1", 1)]  # idle: at once, though max_latency is 10 s
+    v2s = [asyncio.create_task(dp.infer(v2(v))) for v in (1.0, 2.0)]
+    v1s = [asyncio.create_task(dp.predict("h", {"instances": [[v]]}, None)) for v in (3, 4)]
+    await turns()
+    assert model.calls == [("v1", 1)]  # one batch in flight per model, whatever the protocol
+    model.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *v2s, *v1s), 1.0)
+    assert model.calls == [("v1", 1), ("v2", 2), ("v1", 2)]
+    assert [t.result().outputs[0].as_numpy().tolist() for t in v2s] == [[[1.0]], [[2.0]]]
+    assert [t.result() for t in v1s] == [{"predictions": [[3]]}, {"predictions": [[4]]}]
+    await dp.close()
