@@ -156,6 +156,11 @@ class _Connection(asyncio.Protocol):
             self.transport.abort()
 
 
+def _expire(head: asyncio.Future[None]) -> None:
+    if not head.done():
+        head.set_exception(TimeoutError())
+
+
 class Response:
     def __init__(
         self, pool: Pool, conn: _Connection, head_only: bool, read_timeout: float | None
@@ -265,9 +270,14 @@ class Pool:
     async def _exchange(
         self, conn: _Connection, data: bytes, method: str, read_timeout: float | None
     ) -> Response:
+        head = conn.start(data)
+        # A bare timer, not asyncio.timeout(): this is every request's path, and most answers
+        # come long before it fires.
+        timer = None
+        if read_timeout is not None:
+            timer = asyncio.get_running_loop().call_later(read_timeout, _expire, head)
         try:
-            async with asyncio.timeout(read_timeout):
-                await conn.start(data)
+            await head
         except TimeoutError:
             conn.abort()
             raise ReadTimeout(
@@ -277,6 +287,9 @@ class Pool:
         except BaseException:
             conn.abort()
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
         return Response(self, conn, method == "HEAD", read_timeout)
 
     def give_back(self, conn: _Connection) -> None:
