@@ -14,6 +14,7 @@ failing, so an object stored by an older modelplane still reads.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +38,10 @@ FRAMEWORKS = (
     "paddle",
     "pmml",
 )
+#: An InferenceService's components, in the order a request meets them behind the predictor.
+COMPONENTS = ("predictor", "transformer", "explainer")
+#: The environment variable that carries a built-in explainer's `config` (JSON).
+EXPLAINER_CONFIG_ENV = "MODELPLANE_EXPLAINER_CONFIG"
 #: The container KServe treats as the model server when a pod has several.
 PREDICTOR_CONTAINER = "kserve-container"
 #: Pod-level keys a predictor or a runtime may carry: accepted and kept, not acted on.
@@ -202,10 +207,48 @@ class PredictorSpec(ComponentExtension):
         return [*found, "containers"] if self.containers else found
 
 
+class TransformerSpec(ComponentExtension):
+    """`spec.transformer`: a custom container (a `modelplane serve --model-class` or any
+    command) that the service's traffic reaches first, and that calls the predictor."""
+
+    containers: list[Container] = Field(default_factory=list)
+
+    carried_keys = POD_FIELDS
+
+
+class ShapExplainerSpec(ContainerFields):
+    """`spec.explainer.shap`: modelplane's built-in explainer (SHAP, model-agnostic).
+
+    `storageUri` holds the background data (`background.npy` or `.csv`, one row per sample);
+    `config` its settings as strings, as KServe's explainers take them (`nsamples`).
+    """
+
+    type: Literal["KernelExplainer", "PermutationExplainer"] = "KernelExplainer"
+    storage_uri: str | None = None
+    runtime_version: str | None = None
+    config: dict[str, str] = Field(default_factory=dict)
+
+
+class ExplainerSpec(ComponentExtension):
+    """`spec.explainer`: the built-in `shap` explainer or custom containers; `:explain` goes
+    to it. KServe's `alibi` and `art` keys are read so that they can be refused by name."""
+
+    shap: ShapExplainerSpec | None = None
+    alibi: dict[str, Any] | None = None
+    art: dict[str, Any] | None = None
+    containers: list[Container] = Field(default_factory=list)
+
+    carried_keys = POD_FIELDS
+
+    def implementations(self) -> list[str]:
+        found = [k for k in ("shap", "alibi", "art") if getattr(self, k) is not None]
+        return [*found, "containers"] if self.containers else found
+
+
 class InferenceServiceSpec(meta.Model):
     predictor: PredictorSpec
-    transformer: dict[str, Any] | None = None
-    explainer: dict[str, Any] | None = None
+    transformer: TransformerSpec | None = None
+    explainer: ExplainerSpec | None = None
 
 
 class PredictorModel(BaseModel):
@@ -254,6 +297,42 @@ class InferenceService(meta.Model):
     def namespace(self) -> str:
         return str(self.metadata.get("namespace") or "default")
 
+    def components(self) -> list[str]:
+        """The components present, predictor first: `predictor`, `transformer`, `explainer`."""
+        return ["predictor", *(c for c in COMPONENTS[1:] if getattr(self.spec, c) is not None)]
+
+    def component_model(self, component: str) -> PredictorModel:
+        """A component in the one form the control plane acts on (`predictor_model` for the
+        predictor); a transformer or explainer runs its containers or the built-in `shap`."""
+        if component == "predictor":
+            return self.predictor_model()
+        spec: TransformerSpec | ExplainerSpec | None = getattr(self.spec, component)
+        if spec is None:
+            raise ValueError(f"the InferenceService has no {component}")
+        extension = {
+            name: getattr(spec, name)
+            for name in PredictorModel.model_fields
+            if name in ComponentExtension.model_fields
+        }
+        if isinstance(spec, ExplainerSpec) and spec.shap is not None:
+            shap = spec.shap
+            return PredictorModel(
+                source="shap", model_format=shap.type, storage_uri=shap.storage_uri,
+                args=shap.args, env={**shap.env_dict(), **_config_env(shap.config)},
+                resources=shap.resources_dict(), **extension,
+            )  # fmt: skip
+        if not spec.containers:
+            raise ValueError(f"the {component} names no containers")
+        main = next(
+            (c for c in spec.containers if c.name == PREDICTOR_CONTAINER), spec.containers[0]
+        )
+        env = main.env_dict()
+        return PredictorModel(
+            source="containers", model_format=None, storage_uri=env.get("STORAGE_URI"),
+            args=main.args, env=env, resources=main.resources_dict(),
+            containers=spec.containers, **extension,
+        )  # fmt: skip
+
     def predictor_model(self) -> PredictorModel:
         predictor = self.spec.predictor
         forms = predictor.implementations()
@@ -287,3 +366,7 @@ class InferenceService(meta.Model):
             protocol_version=spec.protocol_version or "v1", args=spec.args,
             env=spec.env_dict(), resources=spec.resources_dict(), **component,
         )  # fmt: skip
+
+
+def _config_env(config: dict[str, str]) -> dict[str, str]:
+    return {EXPLAINER_CONFIG_ENV: json.dumps(config, sort_keys=True)} if config else {}

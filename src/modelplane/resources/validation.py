@@ -20,15 +20,19 @@ from typing import Any
 import pydantic
 
 from modelplane.core import errors
-from modelplane.resources import catalog, inference_service, meta, serving_runtime
+from modelplane.resources import catalog, inference_graph, inference_service, meta, serving_runtime
 
 Cause = meta.Cause
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 _MODELS: dict[str, type[pydantic.BaseModel]] = {
     "InferenceService": inference_service.InferenceService,
+    "InferenceGraph": inference_graph.InferenceGraph,
     "ServingRuntime": serving_runtime.ServingRuntime,
     "ClusterServingRuntime": serving_runtime.ServingRuntime,
 }
+
+
+_HOSTED = (catalog.INFERENCE_SERVICE, catalog.INFERENCE_GRAPH)
 
 
 class ResourceInvalid(errors.ModelplaneError):
@@ -82,6 +86,8 @@ def validate(
             _default_isvc(out)
         elif isinstance(model, serving_runtime.ServingRuntime):
             causes += serving_runtime.causes(model)
+        elif isinstance(model, inference_graph.InferenceGraph):
+            causes += inference_graph.causes(model)
     if causes:
         raise ResourceInvalid(kind.kind, name, causes, kind.group)
     return out, warnings
@@ -114,8 +120,8 @@ def _metadata_causes(kind: catalog.Kind, metadata: Any) -> list[meta.Cause]:
     if not isinstance(name, str):
         return [meta.invalid(["metadata", "name"], name, "must be a string")]
     problems = meta.label_errors(name)
-    if kind is catalog.INFERENCE_SERVICE and not problems and not name[0].isalpha():
-        problems.append("an InferenceService name must start with a letter (it becomes a host)")
+    if kind in _HOSTED and not problems and not name[0].isalpha():
+        problems.append(f"an {kind.kind} name must start with a letter (it becomes a host)")
     return [meta.invalid(["metadata", "name"], name, "; ".join(problems))] if problems else []
 
 
@@ -144,24 +150,78 @@ def _isvc_causes(isvc: inference_service.InferenceService) -> tuple[list[meta.Ca
                 detail += "; modelplane reads storageUri, not storage"
             causes.append(meta.required((*at, form, "storageUri"), detail))
         causes += serving_runtime.quantity_causes(spec, (*at, form))
-    if predictor.max_replicas and predictor.max_replicas < predictor.min_replicas:
-        detail = f"must be greater than or equal to minReplicas ({predictor.min_replicas})"
-        causes.append(meta.invalid((*at, "maxReplicas"), predictor.max_replicas, detail))
-    if predictor.scale_metric in ("cpu", "memory"):
+    more, notes = _scaling_causes(predictor, at)
+    causes += more
+    warnings += notes
+    if isvc.spec.transformer is not None:
+        more, notes = _transformer_causes(isvc.spec.transformer)
+        causes += more
+        warnings += notes
+    if isvc.spec.explainer is not None:
+        more, notes = _explainer_causes(isvc.spec.explainer)
+        causes += more
+        warnings += notes
+    return causes, warnings
+
+
+def _scaling_causes(
+    component: inference_service.ComponentExtension, at: meta.Loc
+) -> tuple[list[meta.Cause], list[str]]:
+    causes: list[meta.Cause] = []
+    warnings: list[str] = []
+    if component.max_replicas and component.max_replicas < component.min_replicas:
+        detail = f"must be greater than or equal to minReplicas ({component.min_replicas})"
+        causes.append(meta.invalid((*at, "maxReplicas"), component.max_replicas, detail))
+    if component.scale_metric in ("cpu", "memory"):
         warnings.append(
-            f'spec.predictor.scaleMetric: "{predictor.scale_metric}" is accepted but not acted '
+            f'{meta.path(at)}.scaleMetric: "{component.scale_metric}" is accepted but not acted '
             "on: modelplane's autoscaler scales on concurrency or rps (concurrency is used)"
         )
-    for component in ("transformer", "explainer"):
-        if getattr(isvc.spec, component) is not None:
-            warnings.append(f"spec.{component}: accepted but not run by modelplane")
     return causes, warnings
+
+
+def _transformer_causes(
+    transformer: inference_service.TransformerSpec,
+) -> tuple[list[meta.Cause], list[str]]:
+    at = ("spec", "transformer")
+    causes: list[meta.Cause] = []
+    if not transformer.containers:
+        causes.append(meta.required((*at, "containers"), "a transformer runs its containers"))
+    causes += serving_runtime.container_causes(transformer.containers, (*at, "containers"))
+    more, warnings = _scaling_causes(transformer, at)
+    return causes + more, warnings
+
+
+def _explainer_causes(
+    explainer: inference_service.ExplainerSpec,
+) -> tuple[list[meta.Cause], list[str]]:
+    at = ("spec", "explainer")
+    causes: list[meta.Cause] = []
+    forms = explainer.implementations()
+    if not forms:
+        causes.append(meta.required(at, "exactly one of [shap, containers] must be specified"))
+    elif len(forms) > 1:
+        detail = "exactly one of [shap, containers] must be specified, not several"
+        causes.append(meta.invalid(at, forms, detail))
+    for form in ("alibi", "art"):
+        if form in forms:
+            causes.append(
+                meta.not_supported((*at, form), form, ["shap", "containers"])
+            )
+    if explainer.containers:
+        causes += serving_runtime.container_causes(explainer.containers, (*at, "containers"))
+    if explainer.shap is not None:
+        causes += serving_runtime.quantity_causes(explainer.shap, (*at, "shap"))
+    more, warnings = _scaling_causes(explainer, at)
+    return causes + more, warnings
 
 
 def _default_isvc(out: dict[str, Any]) -> None:
     """KServe's defaults, written into the user's own dict (idempotent)."""
     predictor = out["spec"]["predictor"]
-    predictor.setdefault("minReplicas", 1)
+    for component in inference_service.COMPONENTS:
+        if isinstance(out["spec"].get(component), dict):
+            out["spec"][component].setdefault("minReplicas", 1)
     for form in ("model", *inference_service.FRAMEWORKS):
         if isinstance(predictor.get(form), dict):
             predictor[form].setdefault("protocolVersion", "v1")

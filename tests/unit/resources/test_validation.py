@@ -186,10 +186,38 @@ def test_status_is_passed_through() -> None:
     assert out["status"] == {"url": "http://x", "anything": [1, 2]}
 
 
-def test_transformer_is_accepted_with_a_warning() -> None:
-    obj = isvc({"model": MODEL}, transformer={"containers": [{"name": "t", "image": "i"}]})
-    _, warnings = validation.validate(obj)
-    assert warnings == ["spec.transformer: accepted but not run by modelplane"]
+def test_a_transformer_and_an_explainer_are_accepted_and_defaulted() -> None:
+    obj = isvc(
+        {"model": MODEL},
+        transformer={"containers": [{"name": "t", "image": "i", "command": ["t"]}]},
+        explainer={"shap": {"type": "KernelExplainer", "config": {"nsamples": "50"}}},
+    )
+    out, warnings = validation.validate(obj)
+    assert warnings == []
+    assert out["spec"]["transformer"]["minReplicas"] == 1
+    assert out["spec"]["explainer"]["minReplicas"] == 1
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "reason"),
+    [
+        ({"transformer": {}}, "spec.transformer.containers", "FieldValueRequired"),
+        ({"transformer": {"containers": [{"name": "t"}], "minReplicas": 3, "maxReplicas": 2}},
+         "spec.transformer.maxReplicas", "FieldValueInvalid"),
+        ({"explainer": {}}, "spec.explainer", "FieldValueRequired"),
+        ({"explainer": {"alibi": {"type": "AnchorTabular"}}}, "spec.explainer.alibi",
+         "FieldValueNotSupported"),
+        ({"explainer": {"shap": {}, "containers": [{"name": "e"}]}}, "spec.explainer",
+         "FieldValueInvalid"),
+        ({"explainer": {"shap": {"type": "Anchors"}}}, "spec.explainer.shap.type",
+         "FieldValueNotSupported"),
+    ],
+)  # fmt: skip
+def test_a_component_that_cannot_run_is_refused(
+    spec: dict[str, Any], field: str, reason: str
+) -> None:
+    error = refusal(isvc({"model": MODEL}, **spec))
+    assert (field, reason) in [(c.field, c.reason) for c in error.causes]
 
 
 def test_an_unknown_kind_is_refused() -> None:
