@@ -232,3 +232,67 @@ def _encode_output(output: InferOutput, binary: bool, blobs: list[bytes]) -> dic
 
 def dumps(value: Any) -> bytes:
     return jsoncodec.dumps(value)
+
+
+# --- the client's side: a request out, a response back ----------------------------------------
+
+
+def encode_request(request: InferRequest) -> bytes:
+    """A request as JSON (no binary extension), as a client sends it to `/v2/models/NAME/infer`."""
+    doc: dict[str, Any] = {
+        "inputs": [
+            {
+                "name": tensor.name,
+                "datatype": tensor.datatype,
+                "shape": list(tensor.shape),
+                "data": _json_data(tensor.as_numpy(), tensor.datatype),
+                **({"parameters": tensor.parameters} if tensor.parameters else {}),
+            }
+            for tensor in request.inputs
+        ]
+    }
+    if request.id is not None:
+        doc["id"] = request.id
+    if request.parameters:
+        doc["parameters"] = request.parameters
+    if request.request_outputs:
+        doc["outputs"] = [
+            {"name": o.name, **({"parameters": o.parameters} if o.parameters else {})}
+            for o in request.request_outputs
+        ]
+    return jsoncodec.dumps(doc)
+
+
+def decode_response(body: bytes, header_length: int | None = None) -> InferResponse:
+    """A server's answer to an infer request (JSON, or JSON and binary outputs)."""
+    view = memoryview(body)
+    end = len(view) if header_length is None else header_length
+    doc = jsoncodec.loads_object(view[:end], "the inference response")
+    raw_outputs = doc.get("outputs")
+    if not isinstance(raw_outputs, list):
+        raise errors.InferenceError('the inference response has no "outputs" list')
+    outputs, offset = [], 0
+    for index, spec in enumerate(raw_outputs):
+        tensor, used = _decode_input(index, spec, view[end:], offset)
+        offset += used
+        outputs.append(
+            InferOutput(tensor.name, tensor.shape, tensor.datatype, tensor.as_numpy(),
+                        tensor.parameters)
+        )  # fmt: skip
+    version = doc.get("model_version")
+    return InferResponse(
+        doc.get("id") if isinstance(doc.get("id"), str) else None,
+        str(doc.get("model_name", "")),
+        outputs,
+        model_version=version if isinstance(version, str) else None,
+        parameters=_parameters(doc.get("parameters"), "response"),
+    )
+
+
+def _json_data(array: np.ndarray[Any, Any], datatype: str) -> Any:
+    if datatype == "BYTES":
+        return [
+            item.decode("utf-8", errors="replace") if isinstance(item, bytes) else str(item)
+            for item in array.reshape(-1)
+        ]
+    return array.reshape(-1)

@@ -10,7 +10,7 @@ them too and runs under such a runtime's args unchanged (`modelplane export` rel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,6 +50,23 @@ class ServerSettings(BaseModel):
     )
     model_class: str | None = Field(
         None, description="A custom model class, as 'package.module:ClassName'."
+    )
+    predictor_host: str | None = Field(
+        None,
+        description="Run as a transformer or explainer: the predictor's host, as KServe passes "
+        "it ({name}-predictor.{namespace}); a model without its own predict forwards there.",
+        json_schema_extra=kserve_flag("--predictor_host"),
+    )
+    predictor_protocol: Literal["v1", "v2", "grpc-v2"] = Field(
+        "v1",
+        description="How a transformer or explainer calls the predictor: v1, v2 (REST) or grpc-v2.",
+        json_schema_extra={"flag_aliases": ["--protocol", "--predictor_protocol"]},
+    )
+    predictor_address: str | None = Field(
+        None,
+        description="HOST:PORT to dial for --predictor-host, which then goes as the Host header "
+        "(gRPC: x-modelplane-host): a gateway that routes by host; modelplane up sets it. "
+        "Default: the predictor host itself.",
     )
     device: str | None = Field(
         None,

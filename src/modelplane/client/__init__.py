@@ -1,0 +1,1 @@
+"""Inference clients built on `protocol/`: how one modelplane process calls another's model."""
