@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -524,10 +525,15 @@ def _access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [record.getMessage() for record in caplog.records if record.name == "modelplane.access"]
 
 
-def _flush_rest(http: httpx.Client) -> None:
-    """REST writes its access line just after sending the response; the next answer on the
-    server's one event loop comes only after that line is written."""
-    assert http.get("/v2/health/live").status_code == 200
+def _wait_for_access_lines(caplog: pytest.LogCaptureFixture, *request_ids: str) -> list[str]:
+    """The access log is written off the request path, within 0.1 s: wait for every id's line."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = _access_lines(caplog)
+        if all(any(f"request_id={rid}" in line for line in lines) for rid in request_ids):
+            return lines
+        assert time.monotonic() < deadline, (request_ids, lines)
+        time.sleep(0.02)
 
 
 def test_access_log_line_carries_the_sent_request_id(
@@ -545,8 +551,7 @@ def test_access_log_line_carries_the_sent_request_id(
         )
         assert missing.status_code == 404
         stub.ModelInfer(grpc_request(), metadata=(("x-request-id", "log-grpc-1"),), timeout=30)
-        _flush_rest(http)
-    lines = _access_lines(caplog)
+        lines = _wait_for_access_lines(caplog, "log-rest-1", "log-404", "log-grpc-1")
     rest = [line for line in lines if "request_id=log-rest-1" in line]
     assert len(rest) == 1, lines
     assert f"POST /v2/models/{MODEL}/infer" in rest[0] and " 200 " in rest[0]
@@ -563,8 +568,8 @@ def test_access_log_line_carries_the_generated_request_id(
     with caplog.at_level(logging.INFO, logger="modelplane.access"):
         response = http.post(f"/v1/models/{MODEL}:predict", json={"instances": [ROW]})
         _, call = stub.ModelInfer.with_call(grpc_request(), timeout=30)
-        _flush_rest(http)
-    lines = _access_lines(caplog)
-    for request_id in (response.headers["x-request-id"], trailing(call)["x-request-id"]):
+        generated = (response.headers["x-request-id"], trailing(call)["x-request-id"])
+        lines = _wait_for_access_lines(caplog, *generated)
+    for request_id in generated:
         assert GENERATED_ID.match(request_id)
         assert sum(f"request_id={request_id}" in line for line in lines) == 1, lines
