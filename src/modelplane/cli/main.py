@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 import modelplane
-from modelplane.cli import export_command, kube_commands, kube_views, options
+from modelplane.cli import export_command, kube_commands, kube_views, options, router_command
 from modelplane.controlplane.settings import ENV_PREFIX as UP_ENV_PREFIX
 from modelplane.controlplane.settings import UpSettings
 from modelplane.server.settings import ENV_PREFIX, ServerSettings
@@ -109,7 +109,12 @@ def _failure(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-for _command in (*kube_commands.COMMANDS, *kube_views.COMMANDS, *export_command.COMMANDS):
+for _command in (
+    *kube_commands.COMMANDS,
+    *kube_views.COMMANDS,
+    *export_command.COMMANDS,
+    *router_command.COMMANDS,
+):
     cli.add_command(_command)
 
 

@@ -126,8 +126,23 @@ REVISION = Kind(
     ),
 )
 
+INFERENCE_GRAPH = Kind(
+    KSERVE_GROUP,
+    "v1alpha1",
+    "InferenceGraph",
+    "inferencegraphs",
+    "inferencegraph",
+    short_names=("ig",),
+    columns=(  # as KServe's CRD prints them
+        Column("URL", "string", ".status.url"),
+        Column("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
+        _AGE,
+    ),
+)
+
 KINDS: tuple[Kind, ...] = (
     INFERENCE_SERVICE,
+    INFERENCE_GRAPH,
     SERVING_RUNTIME,
     CLUSTER_SERVING_RUNTIME,
     REVISION,

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelplane.resources import catalog, inference_service, serving_runtime
+from modelplane.resources import catalog, inference_graph, inference_service, serving_runtime
 
 _MODELS: dict[str, Any] = {
     "InferenceService": inference_service.InferenceService,
+    "InferenceGraph": inference_graph.InferenceGraph,
     "ServingRuntime": serving_runtime.ServingRuntime,
     "ClusterServingRuntime": serving_runtime.ServingRuntime,
 }

@@ -20,15 +20,19 @@ from typing import Any
 import pydantic
 
 from modelplane.core import errors
-from modelplane.resources import catalog, inference_service, meta, serving_runtime
+from modelplane.resources import catalog, inference_graph, inference_service, meta, serving_runtime
 
 Cause = meta.Cause
 FIELD_VALIDATION = ("Strict", "Warn", "Ignore")
 _MODELS: dict[str, type[pydantic.BaseModel]] = {
     "InferenceService": inference_service.InferenceService,
+    "InferenceGraph": inference_graph.InferenceGraph,
     "ServingRuntime": serving_runtime.ServingRuntime,
     "ClusterServingRuntime": serving_runtime.ServingRuntime,
 }
+
+
+_HOSTED = (catalog.INFERENCE_SERVICE, catalog.INFERENCE_GRAPH)
 
 
 class ResourceInvalid(errors.ModelplaneError):
@@ -82,6 +86,8 @@ def validate(
             _default_isvc(out)
         elif isinstance(model, serving_runtime.ServingRuntime):
             causes += serving_runtime.causes(model)
+        elif isinstance(model, inference_graph.InferenceGraph):
+            causes += inference_graph.causes(model)
     if causes:
         raise ResourceInvalid(kind.kind, name, causes, kind.group)
     return out, warnings
@@ -114,8 +120,8 @@ def _metadata_causes(kind: catalog.Kind, metadata: Any) -> list[meta.Cause]:
     if not isinstance(name, str):
         return [meta.invalid(["metadata", "name"], name, "must be a string")]
     problems = meta.label_errors(name)
-    if kind is catalog.INFERENCE_SERVICE and not problems and not name[0].isalpha():
-        problems.append("an InferenceService name must start with a letter (it becomes a host)")
+    if kind in _HOSTED and not problems and not name[0].isalpha():
+        problems.append(f"an {kind.kind} name must start with a letter (it becomes a host)")
     return [meta.invalid(["metadata", "name"], name, "; ".join(problems))] if problems else []
 
 
