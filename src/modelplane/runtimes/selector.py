@@ -10,6 +10,8 @@ XGBoost `*.json` are XGBoost, `*.txt` starting with the line `tree` is LightGBM,
 (used by both boosting libraries) is LightGBM when it starts with `tree` and XGBoost otherwise.
 `*.onnx` is ONNX; `*.pt` (TorchScript) and `*.pt2` (`torch.export`) are PyTorch.
 A transformers `config.json` (it names `architectures` or a `model_type`) is Hugging Face.
+`saved_model.pb` (or `.pbtxt`) is a TensorFlow SavedModel; numbered version directories holding
+one, as TF Serving reads them, are found once the format says tensorflow.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from modelplane.runtimes import (
     onnx,
     pytorch,
     sklearn,
+    tensorflow,
     xgboost,
 )
 
@@ -57,6 +60,7 @@ RUNTIMES: dict[str, Runtime] = {
         onnx.ONNXModel,
         pytorch.PyTorchModel,
         huggingface.HuggingFaceModel,
+        tensorflow.TensorFlowModel,
     )
 }
 CUSTOM = "custom"
@@ -91,7 +95,7 @@ def create_model(
                 f"--model-class {model_class} makes a custom model, but --model-format is "
                 f"'{model_format}'; pass one of them"
             )
-        return custom.create(name, model_dir, model_class)
+        return custom.create(name, model_dir, model_class, options)
     if model_format == CUSTOM:
         raise errors.ModelLoadError(
             "model format 'custom' needs a model class: pass --model-class package.module:Class"

@@ -22,10 +22,11 @@ from typing import Any
 
 import uvicorn
 
+from modelplane.client import predictor
 from modelplane.core import errors, ports
 from modelplane.core.model import Model
 from modelplane.observability.metrics import ServerMetrics
-from modelplane.server import grpc_service, rest, rest_observe
+from modelplane.server import forwarding, grpc_service, rest, rest_observe
 from modelplane.server.dataplane import DataPlane
 from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
 from modelplane.server.settings import ServerSettings
@@ -35,7 +36,11 @@ log = logging.getLogger(__name__)
 SWITCH_INTERVAL = 0.001
 
 
-def build_models(spec: ModelSpec, settings: ServerSettings) -> dict[str | None, Model]:
+def build_models(
+    spec: ModelSpec,
+    settings: ServerSettings,
+    predictor_client: predictor.PredictorClient | None = None,
+) -> dict[str | None, Model]:
     """Fetch a spec's storage URI and build one unloaded model per version it holds."""
     from modelplane.runtimes import selector
     from modelplane.storage import fetch
@@ -46,18 +51,24 @@ def build_models(spec: ModelSpec, settings: ServerSettings) -> dict[str | None, 
             "device": settings.device,
             "task": settings.task,
             "threads": settings.threads,
+            # A KServe transformer's __init__ takes these (custom classes get those they name).
+            "predictor_host": settings.predictor_host,
+            "protocol": settings.predictor_protocol if settings.predictor_host else None,
         }.items()
         if value is not None
     }
 
     def create(directory: Any) -> Model:
-        return selector.create_model(
+        model = selector.create_model(
             spec.name,
             directory,
             model_format=spec.model_format,
             model_class=spec.model_class,
             options=options,
         )
+        if predictor_client is not None:
+            forwarding.attach(model, predictor_client)
+        return model
 
     if spec.storage_uri is None:
         return {None: create(None)}
@@ -101,7 +112,12 @@ class ModelplaneServer:
         self.reuse_port = reuse_port
         self.metrics = ServerMetrics()
         self.executor = ThreadPoolExecutor(settings.thread_pool_size, thread_name_prefix="model")
-        self.repository = ModelRepository(lambda spec: build_models(spec, settings))
+        self.predictor: predictor.PredictorClient | None = None
+        if settings.predictor_host:
+            self.predictor = predictor.PredictorClient(
+                settings.predictor_host, settings.predictor_protocol, settings.predictor_address
+            )
+        self.repository = ModelRepository(lambda spec: build_models(spec, settings, self.predictor))
         if settings.storage_uri is not None or settings.model_class is not None:
             self.repository.add_spec(
                 ModelSpec(
@@ -213,6 +229,8 @@ class ModelplaneServer:
         await asyncio.gather(*stops, return_exceptions=True)
         await self.dataplane.close()
         await self.repository.unload_all()
+        if self.predictor is not None:
+            await self.predictor.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         log.info("stopped")
 
