@@ -21,6 +21,7 @@ from modelplane.controlplane import (
     autoscaler,
     errors,
     events,
+    graphs,
     isvc_status,
     replicas,
     revisions,
@@ -38,6 +39,7 @@ WATCHED = (
     catalog.INFERENCE_SERVICE,
     catalog.SERVING_RUNTIME,
     catalog.CLUSTER_SERVING_RUNTIME,
+    catalog.INFERENCE_GRAPH,
 )
 
 
@@ -78,6 +80,14 @@ class Reconciler:
         self._routes: dict[tuple[str, str], list[routes.ServiceRoute]] = {}
         self._table: list[routes.ServiceRoute] = []
         self._started = clock()
+        self.graphs = graphs.GraphReconciler(
+            objects,
+            manager,
+            domain=settings.domain,
+            cli_argv=self._serve_argv[:-1],
+            now=self._timestamp,
+            record=self.events.record,
+        )
 
     def poke(self) -> None:
         """Something changed: run a pass soon."""
@@ -152,6 +162,9 @@ class Reconciler:
             table += outcome.routes
             routed[key] = outcome.routes
         self._routes = routed
+        graphed = self.graphs.reconcile(services)  # after the services: routers reach them
+        keep |= graphed.keep
+        table += graphed.routes
         for (namespace, _name), orphans in owned.items():
             for rev in orphans:  # their InferenceService is gone: so are they
                 self._store.delete(catalog.REVISION, namespace, rev["metadata"]["name"])

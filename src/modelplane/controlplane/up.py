@@ -25,6 +25,7 @@ from modelplane.controlplane import (
     addresses,
     autoscaler,
     errors,
+    graphs,
     kubeconfig,
     listeners,
     pods,
@@ -151,6 +152,11 @@ class ControlPlane:
                 # gRPC parses "host:port", so an IPv6 host goes in brackets.
                 grpc_host = f"[{settings.host}]" if ":" in settings.host else settings.host
                 self.grpc_port = await gateway.start_grpc(grpc_host, settings.grpc_port)
+            dial = addresses.dial_host(settings.host)
+            loop.graphs.ingress = graphs.Ingress(
+                addresses.host_port(dial, self.http_port),
+                addresses.host_port(dial, self.grpc_port) if self.grpc_port else None,
+            )
             if settings.apply is not None:
                 for line in apply_manifests(objects, settings.apply):
                     log.info("%s", line)
