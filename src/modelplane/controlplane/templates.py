@@ -49,7 +49,8 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
         return Plan(None, ("InvalidSpec", str(exc)))
     logger = None
     if model.logger is not None and model.logger.url:
-        logger = routes.LoggerSpec(model.logger.url, model.logger.mode)
+        headers = tuple(model.logger.metadata_headers or ())
+        logger = routes.LoggerSpec(model.logger.url, model.logger.mode, headers)
     timeout = float(model.timeout) if model.timeout else None
 
     def failed(reason: str, message: str) -> Plan:

@@ -235,9 +235,10 @@ class HttpProxy:
         method = scope["method"]
         log_request = logger_.wants(route.logger, "request")
         request_id = ""
+        metadata: dict[str, list[str]] | None = None
         if route.logger is not None:
-            request_id = next((v.decode() for k, v in headers if k == b"x-request-id"), "")
-            request_id = request_id or str(uuid.uuid4())
+            request_id = logger_.request_id(headers) or str(uuid.uuid4())
+            metadata = logger_.metadata(route.logger, headers)
         try:
             while True:
                 lease = await self.balancer.acquire(route, ticket, deadline)
@@ -269,9 +270,10 @@ class HttpProxy:
                     endpoint=path,
                     body=body,
                     content_type=_header(headers, b"content-type"),
+                    metadata=metadata,
                 )
             try:
-                await self._relay(route, lease, response, send, request_id, path)
+                await self._relay(route, lease, response, send, request_id, path, metadata)
             finally:
                 response.close()
                 self.balancer.release(lease)
@@ -286,6 +288,7 @@ class HttpProxy:
         send: Send,
         request_id: str,
         path: str,
+        metadata: dict[str, list[str]] | None = None,
     ) -> None:
         dropped = _RESPONSE_DROPPED | connection_tokens(response.headers)
         out = [(k, v) for k, v in response.headers if k.lower() not in dropped]
@@ -313,6 +316,7 @@ class HttpProxy:
                 endpoint=path,
                 body=b"".join(keep),
                 content_type=_header(response.headers, b"content-type"),
+                metadata=metadata,
             )
 
     async def close(self) -> None:

@@ -3,15 +3,21 @@
 KServe's agent sends binary-mode CloudEvents (the payload is the body, the event attributes are
 `ce-*` headers) of type `org.kubeflow.serving.inference.request` and `...response`, with the
 service's name, namespace, component and endpoint as extensions, so a consumer can pair a
-request with its response by `ce-id`. Logging is fire-and-forget: it never delays an answer and
-never fails one. Posts run as background tasks, at most `max_pending` at once (more are dropped
-and counted), and a body above `max_body` is not kept for logging.
+request with its response by `ce-id`. The `metadata` extension is a JSON object of the request
+headers the logger's `metadataHeaders` lists (each name as listed, its values as a list), on
+both events, as KServe's agent sends it. The id is the request's `ce-id` or `x-request-id`
+header, so the steps of one InferenceGraph request (the router passes its id on) share it.
+Logging is fire-and-forget: it never delays an answer and never fails one. Posts run as
+background tasks, at most `max_pending` at once (more are dropped and counted), and a body above
+`max_body` is not kept for logging.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import httpx
@@ -27,6 +33,26 @@ RESPONSE_TYPE = "org.kubeflow.serving.inference.response"
 def wants(spec: routes_.LoggerSpec | None, kind: str) -> bool:
     """Whether a logger in `spec.mode` (all|request|response) logs `kind` (request|response)."""
     return spec is not None and spec.mode in ("all", kind)
+
+
+def metadata(
+    spec: routes_.LoggerSpec, headers: Sequence[tuple[bytes, bytes]]
+) -> dict[str, list[str]]:
+    """The request headers `spec.metadata_headers` names, by the name as listed (any case)."""
+    wanted = {name.lower().encode("latin-1"): name for name in spec.metadata_headers}
+    found: dict[str, list[str]] = {}
+    for key, value in headers:
+        name = wanted.get(key.lower())
+        if name is not None:
+            found.setdefault(name, []).append(value.decode("latin-1"))
+    return found
+
+
+def request_id(headers: Sequence[tuple[bytes, bytes]]) -> str:
+    """The id a request's events carry: its `ce-id`, else its `x-request-id`, else ""."""
+    given = {k.lower(): v for k, v in headers if k.lower() in (b"ce-id", b"x-request-id")}
+    value = given.get(b"ce-id") or given.get(b"x-request-id") or b""
+    return value.decode("latin-1")
 
 
 class RequestLogger:
@@ -47,6 +73,7 @@ class RequestLogger:
         endpoint: str,
         body: bytes,
         content_type: str | None,
+        metadata: Mapping[str, list[str]] | None = None,
     ) -> None:
         spec = route.logger
         if spec is None or not wants(spec, kind):
@@ -64,6 +91,7 @@ class RequestLogger:
             "ce-namespace": route.namespace,
             "ce-component": "predictor",
             "ce-endpoint": endpoint,
+            "ce-metadata": json.dumps(dict(metadata or {}), separators=(",", ":")),
             "content-type": content_type or "application/json",
         }
         task = asyncio.get_running_loop().create_task(self._post(spec.url, headers, body))

@@ -43,10 +43,12 @@ class RevisionTarget:
 
 @dataclass(frozen=True)
 class LoggerSpec:
-    """KServe's `predictor.logger`: where to POST CloudEvents, and which (all|request|response)."""
+    """KServe's `predictor.logger`: where to POST CloudEvents, which (all|request|response), and
+    the request headers (`metadataHeaders`) each event carries in its `metadata` attribute."""
 
     url: str
     mode: str = "all"
+    metadata_headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
