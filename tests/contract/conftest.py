@@ -49,5 +49,5 @@ def tabular_file_case(
 def tensor_case(
     request: pytest.FixtureRequest, runtime_case_store: dict[str, RuntimeCase]
 ) -> RuntimeCase:
-    """The tensor runtimes: ONNX and PyTorch."""
+    """The tensor runtimes: ONNX, PyTorch and TensorFlow."""
     return runtime_case_store[request.param]

@@ -3,7 +3,7 @@
 Each case is one way a user hands modelplane a model (a file of some framework, or a custom
 class), one good request's inputs by name, and that framework's own outputs for them, which the
 suite treats as the truth. Tabular cases are iris classifiers taking one `[rows, 4]` input;
-tensor cases (ONNX, PyTorch) take named inputs and give several named outputs.
+tensor cases (ONNX, PyTorch, TensorFlow) take named inputs and give named outputs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import xgboost
 from sklearn.linear_model import LogisticRegression
 
 from tests.contract.custom_models import IrisClassifier
-from tests.support import models, tensor_models
+from tests.support import models, tensor_models, tf_models
 from tests.support.tensor_models import Named, Reference
 
 Array = np.ndarray[Any, Any]
@@ -33,11 +33,14 @@ TABULAR_FILE_CASES = [
     "sklearn-joblib", "sklearn-pickle", "xgboost-json", "xgboost-ubj", "lightgbm-txt",
 ]  # fmt: skip
 TABULAR_CASES = [*TABULAR_FILE_CASES, "custom"]
-TENSOR_CASES = ["onnx-iris", "onnx-add-mul", "pytorch-script", "pytorch-export"]
+TENSOR_CASES = [
+    "onnx-iris", "onnx-add-mul", "pytorch-script", "pytorch-export", "tensorflow-dense",
+    "tensorflow-pair",
+]  # fmt: skip
 FILE_CASES = [*TABULAR_FILE_CASES, *TENSOR_CASES]
 ALL_CASES = [*TABULAR_CASES, *TENSOR_CASES]
 #: Cases whose model takes several inputs (V1 `instances` cannot feed them), and the others.
-MULTI_INPUT_CASES = ["onnx-add-mul", "pytorch-script", "pytorch-export"]
+MULTI_INPUT_CASES = ["onnx-add-mul", "pytorch-script", "pytorch-export", "tensorflow-pair"]
 SINGLE_INPUT_CASES = [case for case in ALL_CASES if case not in MULTI_INPUT_CASES]
 
 
@@ -56,6 +59,9 @@ class RuntimeCase:
     model_file: Path | None = None
     model_class: str | None = None
     supports_proba: bool = False
+    #: V1 answers in TF Serving's format: a columnar `inputs` body gets `outputs`, not
+    #: `predictions` (KServe serves TensorFlow with TF Serving).
+    tf_serving: bool = False
 
     def labels(self, rows: Array) -> Array:
         """A tabular case's predictions for iris `rows`."""
@@ -143,6 +149,12 @@ def _tensor(make_dir: Callable[[str], Path]) -> dict[str, RuntimeCase]:
         "onnx-add-mul": (tensor_models.onnx_add_mul, pair),
         "pytorch-script": (tensor_models.torchscript, scorer),
         "pytorch-export": (tensor_models.exported, scorer),
+        "tensorflow-dense": (_in_dir(tf_models.dense), {"x": features}),
+        # TensorFlow lists a signature's inputs by name.
+        "tensorflow-pair": (
+            _in_dir(tf_models.pair),
+            {"features": features, "ids": scorer["counts"]},
+        ),
     }
     cases = {}
     for case_id, (write, inputs) in builds.items():
@@ -152,10 +164,25 @@ def _tensor(make_dir: Callable[[str], Path]) -> dict[str, RuntimeCase]:
             for name, array in inputs.items()
         ]
         platform = case_id.split("-")[0]
+        model_file = path / "saved_model.pb" if path.is_dir() else path
         cases[case_id] = RuntimeCase(
-            case_id, path.parent, platform, inputs, reference, input_types, path
+            case_id,
+            model_file.parent,
+            platform,
+            inputs,
+            reference,
+            input_types,
+            model_file,
+            tf_serving=platform == "tensorflow",
         )
     return cases
+
+
+def _in_dir(
+    build: Callable[[Path], tuple[Path, Reference]],
+) -> Callable[[Path], tuple[Path, Reference]]:
+    """A SavedModel builder writing into a fresh `model` directory, not the case's own."""
+    return lambda directory: build(directory / "model")
 
 
 def _datatype(array: Array) -> str:

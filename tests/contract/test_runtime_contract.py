@@ -1,10 +1,11 @@
 """The model contract, checked the same way for every runtime.
 
-Every case (a scikit-learn, XGBoost, LightGBM, ONNX or PyTorch file, or a custom class) must load,
-answer a V2 request with the framework's own outputs, answer V1 when it has one input, refuse
-bad input with `InvalidInput`, describe itself in V2 metadata, and fail selection with a
-`ModelLoadError` that names what it found. What only tabular or only tensor runtimes promise is
-in `test_tabular_contract.py` and `test_tensor_contract.py`.
+Every case (a scikit-learn, XGBoost, LightGBM, ONNX, PyTorch or TensorFlow model, or a custom
+class) must load, answer a V2 request with the framework's own outputs, answer V1 when it has one
+input (TensorFlow in TF Serving's format), refuse bad input with `InvalidInput`, describe itself
+in V2 metadata, and fail selection with a `ModelLoadError` that names what it found. What only
+tabular or only tensor runtimes promise is in `test_tabular_contract.py` and
+`test_tensor_contract.py`.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ def test_v1_predictions_are_the_first_output(
 
     result = loaded.predict({key: array.tolist()})
 
-    assert isinstance(result, dict) and set(result) == {"predictions"}
+    answer = "outputs" if key == "inputs" and runtime_case.tf_serving else "predictions"
+    assert isinstance(result, dict) and set(result) == {answer}
     first = next(iter(runtime_case.reference(runtime_case.inputs).values()))
-    assert_same(result["predictions"], first)
+    assert_same(result[answer], first)
 
 
 @pytest.mark.parametrize("runtime_case", runtime_cases.MULTI_INPUT_CASES, indirect=True)
@@ -178,6 +180,8 @@ def test_two_model_files_are_a_load_error_naming_both(
     assert file_runtime_case.model_file is not None
     first = tmp_path / f"a{file_runtime_case.model_file.suffix}"
     second = tmp_path / f"b{file_runtime_case.model_file.suffix}"
+    if file_runtime_case.platform == "tensorflow":  # a SavedModel's file has a fixed name
+        first, second = tmp_path / "saved_model.pb", tmp_path / "saved_model.pbtxt"
     shutil.copy(file_runtime_case.model_file, first)
     shutil.copy(file_runtime_case.model_file, second)
     model_format = file_runtime_case.platform if by == "format" else None

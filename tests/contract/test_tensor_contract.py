@@ -1,4 +1,4 @@
-"""What tensor runtimes (ONNX, PyTorch) promise beyond the common contract, checked for each.
+"""What tensor runtimes (ONNX, PyTorch, TensorFlow) promise beyond the common contract.
 
 Their inputs have names, datatypes and shapes; a V2 request is matched to them by name, in any
 order, and each mistake is refused with a message naming the input and what the model takes.

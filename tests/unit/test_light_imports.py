@@ -7,7 +7,7 @@ import sys
 
 HEAVY = ("sklearn", "xgboost", "lightgbm", "boto3", "botocore", "torch", "onnxruntime",
          "transformers", "tokenizers", "safetensors", "huggingface_hub", "scipy",
-         "pandas")  # fmt: skip
+         "pandas", "tensorflow", "keras")  # fmt: skip
 SERVER_STACK = ("grpc", "uvicorn", "starlette", "prometheus_client")
 PRINT_MODULES = "print('MODULES', ' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
 

@@ -1,7 +1,7 @@
 """The ClusterServingRuntimes modelplane ships, one per framework `modelplane serve` loads.
 
-They carry KServe's names (`kserve-sklearnserver`, `kserve-xgbserver`, `kserve-lgbserver`, ...)
-so an InferenceService that names one in `predictor.model.runtime` works unchanged, and each
+They carry KServe's names (`kserve-sklearnserver`, `kserve-tensorflow-serving`, ...) so an
+InferenceService that names one in `predictor.model.runtime` works unchanged, and each
 marks its format `autoSelect` so a predictor that gives only a format finds it. Every one runs the
 same program, `modelplane serve`, told the format explicitly; the image is `modelplane`, which
 the control plane reads as "this installation's modelplane" (it starts processes, not images).
@@ -32,7 +32,11 @@ _RUNTIMES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "kserve-onnxserver": ("onnx", "1", ("v1", "v2", "grpc-v2")),
     "kserve-pytorchserver": ("pytorch", "2", ("v1", "v2", "grpc-v2")),
     "kserve-huggingfaceserver": ("huggingface", "1", ("v1", "v2", "grpc-v2")),
+    "kserve-tensorflow-serving": ("tensorflow", "1", ("v1", "v2", "grpc-v2")),
 }
+#: Further versions of a runtime's format, listed after the first: KServe's TF Serving runtime
+#: takes SavedModels of TensorFlow 1 and 2 alike, and a service may name either.
+_MORE_VERSIONS: dict[str, tuple[str, ...]] = {"kserve-tensorflow-serving": ("2",)}
 
 ARGS = (
     "serve",
@@ -56,7 +60,8 @@ def _runtime(name: str, fmt: str, version: str, protocols: tuple[str, ...]) -> d
         "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "modelplane"}},
         "spec": {
             "supportedModelFormats": [
-                {"name": fmt, "version": version, "autoSelect": True, "priority": 1}
+                {"name": fmt, "version": each, "autoSelect": True, "priority": 1}
+                for each in (version, *_MORE_VERSIONS.get(name, ()))
             ],
             "protocolVersions": list(protocols),
             "containers": [

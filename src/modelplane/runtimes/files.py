@@ -52,7 +52,8 @@ def names(paths: Iterable[Path]) -> str:
 
 
 def suffixes(extensions: Sequence[str]) -> str:
-    return ", ".join(f"*{ext}" for ext in extensions)
+    """`*.onnx, *.pt` for suffixes; a whole file name (`saved_model.pb`) as it is."""
+    return ", ".join(f"*{ext}" if ext.startswith(".") else ext for ext in extensions)
 
 
 def find_one(

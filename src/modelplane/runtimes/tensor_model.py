@@ -10,6 +10,7 @@ metadata. It also reads the `device` option, which both runtimes take the same w
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from modelplane.runtimes import files, tensors
 from modelplane.runtimes.tensors import Array, TensorSpec
 
 Signature = tuple[list[TensorSpec], list[TensorSpec]]
+#: Runs a model on its inputs in order; the outputs by name (as `TensorModel._run`).
+Runner = Callable[[list[Array], list[str] | None], dict[str, Array]]
 
 
 class TensorModel(files.SingleFile, model.Model, abc.ABC):
@@ -115,9 +118,12 @@ class TensorModel(files.SingleFile, model.Model, abc.ABC):
                 )
         return names or None
 
-    def _guarded(self, arrays: list[Array], wanted: list[str] | None) -> dict[str, Array]:
+    def _guarded(
+        self, arrays: list[Array], wanted: list[str] | None, run: Runner | None = None
+    ) -> dict[str, Array]:
+        """`run` (by default `_run`) on the inputs, its failures sorted into the error tree."""
         try:
-            results = self._run(arrays, wanted)
+            results = (run or self._run)(arrays, wanted)
         except errors.ModelplaneError:
             raise
         except self._input_errors() as exc:

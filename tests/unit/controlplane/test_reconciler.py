@@ -206,7 +206,7 @@ def test_canary_splits_and_a_failing_revision_is_reported(world: Any) -> None:
 def test_no_runtime_for_the_format_is_a_status_not_a_crash(world: Any) -> None:
     objects, fakes, gateway, loop = world
     obj = isvc("s3://models/x")
-    obj["spec"]["predictor"]["model"]["modelFormat"]["name"] = "tensorflow"
+    obj["spec"]["predictor"]["model"]["modelFormat"]["name"] = "pmml"
     put(objects, obj)
     loop.reconcile()
     current = status(objects)

@@ -71,13 +71,13 @@ def test_canary_percent_is_not_part_of_the_revision() -> None:
 
 def test_a_format_no_runtime_serves_is_reported_not_raised() -> None:
     plan = templates.plan(
-        isvc({"model": {"modelFormat": {"name": "tensorflow"}, "storageUri": "s3://m/x"}}),
+        isvc({"model": {"modelFormat": {"name": "pmml"}, "storageUri": "s3://m/x"}}),
         RUNTIMES,
         serve_argv=SERVE,
     )
     assert plan.spec is None
     assert plan.failure is not None and plan.failure[0] == "NoSupportingRuntime"
-    assert "tensorflow" in plan.failure[1]
+    assert "pmml" in plan.failure[1]
 
 
 def test_a_custom_container_runs_its_command_with_port_expansion() -> None:

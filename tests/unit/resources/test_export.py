@@ -13,7 +13,7 @@ from modelplane.resources import export, inference_service, serving_runtime, val
 from tests.support.manifests import isvc
 
 IMAGE = "registry.example.com/modelplane:9"
-FORMATS = ["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "huggingface"]
+FORMATS = ["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "huggingface", "tensorflow"]
 
 
 def model(fmt: str = "sklearn", **more: Any) -> dict[str, Any]:
@@ -184,13 +184,13 @@ def test_a_field_modelplane_does_not_know_goes_on_as_written_with_a_note() -> No
 
 
 def test_a_format_modelplane_does_not_serve_is_left_for_kserve() -> None:
-    given = isvc({"tensorflow": {"storageUri": "gs://m"}})
+    given = isvc({"pmml": {"storageUri": "gs://m"}})
     result = run(given)
     assert services(result) == [given]
     assert runtimes(result) == {}
     assert result.notes == [
         'InferenceService "sklearn-iris": modelplane has no runtime for model format '
-        '"tensorflow"; left for KServe\'s own runtimes'
+        '"pmml"; left for KServe\'s own runtimes'
     ]
 
 

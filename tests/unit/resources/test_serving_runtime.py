@@ -60,10 +60,17 @@ def test_the_builtin_sklearn_runtime_serves_the_docs_example() -> None:
     ("fmt", "name"),
     [("xgboost", "kserve-xgbserver"), ("lightgbm", "kserve-lgbserver"),
      ("onnx", "kserve-onnxserver"), ("pytorch", "kserve-pytorchserver"),
-     ("huggingface", "kserve-huggingfaceserver")],
+     ("huggingface", "kserve-huggingfaceserver"), ("tensorflow", "kserve-tensorflow-serving")],
 )  # fmt: skip
 def test_each_builtin_format_has_a_runtime(fmt: str, name: str) -> None:
     assert select(model(fmt, protocol_version="v2"), [], builtin.cluster_runtimes()).name == name
+
+
+@pytest.mark.parametrize("version", ["1", "2"])
+def test_tensorflow_1_and_2_are_served_as_kserve_serves_them(version: str) -> None:
+    tensorflow = model("tensorflow", model_format_version=version)
+    chosen = select(tensorflow, [], builtin.cluster_runtimes())
+    assert chosen.name == "kserve-tensorflow-serving"
 
 
 def test_autoselect_takes_the_highest_priority() -> None:
@@ -117,8 +124,8 @@ def test_disabled_and_multi_model_runtimes_are_skipped() -> None:
 
 
 def test_no_runtime_names_the_format_and_protocol() -> None:
-    with pytest.raises(serving_runtime.NoRuntime, match='"tensorflow"') as caught:
-        select(model("tensorflow"), [], builtin.cluster_runtimes())
+    with pytest.raises(serving_runtime.NoRuntime, match='"pmml"') as caught:
+        select(model("pmml"), [], builtin.cluster_runtimes())
     assert 'protocol "v1"' in str(caught.value)
     with pytest.raises(serving_runtime.NoRuntime, match='"sklearn" version "9"'):
         select(model(model_format_version="9"), [], builtin.cluster_runtimes())

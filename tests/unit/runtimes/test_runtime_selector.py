@@ -89,7 +89,7 @@ def test_an_unknown_format_lists_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(
         errors.ModelLoadError, match="known formats: sklearn, xgboost, lightgbm, onnx, pytorch"
     ) as caught:
-        selector.create_model("m", tmp_path, model_format="tensorflow")
+        selector.create_model("m", tmp_path, model_format="pmml")
 
     assert "onnxruntime (onnx), torch (pytorch), torchscript (pytorch)" in str(caught.value)
 
