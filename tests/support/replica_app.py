@@ -7,6 +7,9 @@ since start, 503 before; GET / answers {"pid", "port", "marker"} (marker from RE
 GET /exit?code=N&message=TEXT writes TEXT to stderr and exits with N. REPLICA_EXIT_AT_START=
 "N:TEXT" writes TEXT and exits with N at once (a model that cannot load);
 REPLICA_IGNORE_SIGTERM=1 makes it ignore SIGTERM (a replica that will not stop).
+REPLICA_ALLOCATE_MB=N holds N MiB at start and never serves (a model too big for its memory
+limit); GET /allocate?mb=N holds N MiB more while serving; GET /env answers the process's cpu
+affinity and its CUDA_VISIBLE_DEVICES and thread variables.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,6 +34,11 @@ def main() -> None:
         code, _, message = exit_at_start.partition(":")
         print(message, file=sys.stderr, flush=True)
         sys.exit(int(code))
+    held = []  # memory a test asked for, kept until the process ends
+    if allocate := os.environ.get("REPLICA_ALLOCATE_MB"):
+        held.append(b"x" * (int(allocate) << 20))
+        print(f"holding {allocate} MiB", flush=True)
+        threading.Event().wait()
     if os.environ.get("REPLICA_IGNORE_SIGTERM") == "1":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     ready_at = time.monotonic() + float(os.environ.get("REPLICA_READY_DELAY", "0"))
@@ -46,6 +55,13 @@ def main() -> None:
                 self._answer(200, {})
             elif url.path == "/":
                 self._answer(200, {"pid": os.getpid(), "port": port, "marker": marker})
+            elif url.path == "/allocate":
+                held.append(b"x" * (int(parse_qs(url.query)["mb"][0]) << 20))
+                self._answer(200, {})
+            elif url.path == "/env":
+                names = ("CUDA_VISIBLE_DEVICES", "MODELPLANE_THREADS", "OMP_NUM_THREADS")
+                affinity = sorted(os.sched_getaffinity(0))
+                self._answer(200, {"affinity": affinity, **{n: os.environ.get(n) for n in names}})
             elif url.path == "/exit":
                 query = parse_qs(url.query)
                 print(query.get("message", [""])[0], file=sys.stderr, flush=True)

@@ -11,7 +11,14 @@ from typing import Any
 import click
 
 import modelplane
-from modelplane.cli import export_command, kube_commands, kube_views, options, router_command
+from modelplane.cli import (
+    export_command,
+    kube_commands,
+    kube_views,
+    options,
+    router_command,
+    template_command,
+)
 from modelplane.controlplane.settings import ENV_PREFIX as UP_ENV_PREFIX
 from modelplane.controlplane.settings import UpSettings
 from modelplane.server.settings import ENV_PREFIX, ServerSettings
@@ -114,6 +121,7 @@ for _command in (
     *kube_views.COMMANDS,
     *export_command.COMMANDS,
     *router_command.COMMANDS,
+    *template_command.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -32,11 +32,13 @@ class RevisionView:
     failure: str | None
     backends: tuple[routes.Backend, ...]
     last_exit: str | None = None  # why a replica that ran last stopped (it was restarted)
+    exit_code: int | None = None  # the failing replica's, for lastFailureInfo
 
     @classmethod
     def of(cls, rev: Mapping[str, Any], running: Sequence[replicas.Replica]) -> RevisionView:
         ready = [r for r in running if r.ready and r.phase == replicas.Phase.READY]
-        failures = [summary(r.last_failure) for r in running if r.never_ready and r.last_failure]
+        failing = [r for r in running if r.never_ready and r.last_failure]
+        failures = [summary(r.last_failure or "") for r in failing]
         exits = [r for r in running if r.restarts and r.last_failure and not r.never_ready]
         last = max(exits, key=lambda r: r.restarts, default=None)
         return cls(
@@ -55,6 +57,7 @@ class RevisionView:
                 for r in ready
             ),
             last_exit=summary(last.last_failure) if last and last.last_failure else None,
+            exit_code=_exit_code(failing[0]) if failing else None,
         )
 
     @property
@@ -66,6 +69,10 @@ class RevisionView:
         return not self.ever_ready and self.failure is not None
 
 
+def _exit_code(replica: replicas.Replica) -> int | None:
+    return None if replica.last_exit is None else replica.last_exit.termination.exit_code
+
+
 def summary(failure: str) -> str:
     """The line of a replica's last output that says why it stopped, and its exit code.
 
@@ -74,6 +81,8 @@ def summary(failure: str) -> str:
     message stays the same from one restart to the next.
     """
     head, _, tail = failure.partition(": ")
+    if head.startswith("OOMKilled"):
+        return head  # killed at its memory limit: its last output does not say why
     lines = [line.strip() for line in tail.splitlines() if line.strip()]
     for line in reversed(lines):
         if line.startswith("Error: "):
@@ -183,7 +192,10 @@ def build(
     }
     failure = plan.failure or (("ModelLoadFailed", newest.failure) if newest.failed else None)
     if failure is not None:
-        model_status["lastFailureInfo"] = {"reason": failure[0], "message": failure[1]}
+        info: dict[str, Any] = {"reason": failure[0], "message": failure[1]}
+        if not plan.failure and newest.exit_code is not None:
+            info["exitCode"] = newest.exit_code  # as KServe copies the container's last exit
+        model_status["lastFailureInfo"] = info
     components: dict[str, Any] = {
         "latestCreatedRevision": latest,
         "traffic": [t.as_status() for t in decision.targets],

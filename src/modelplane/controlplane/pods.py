@@ -18,6 +18,7 @@ from modelplane.resources import catalog
 CONTAINER = "kserve-container"
 _CONTAINER_NAMES = {CONTAINER, "predictor", None, ""}
 _CHUNK = 64 * 1024
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
 _REVISION = re.compile(r"^(?P<isvc>.+)-predictor-\d{5,}$")
 
 
@@ -37,7 +38,7 @@ def pod(replica: replicas.Replica) -> dict[str, Any]:
         replicas.Phase.BACKOFF: "Pending",
         replicas.Phase.TERMINATING: "Running",
     }[replica.phase]
-    started = replica.started_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    started = replica.started_at.strftime(_TIME)
     conditions: list[dict[str, Any]] = []
     state: dict[str, Any] | None
     if replica.phase == replicas.Phase.PENDING:
@@ -91,12 +92,29 @@ def pod(replica: replicas.Replica) -> dict[str, Any]:
                             "started": replica.pid is not None,
                             "restartCount": replica.restarts,
                             "state": state,
+                            **_last_state(replica),
                         }
                     ]
                 }
             ),
         },
     }
+
+
+def _last_state(replica: replicas.Replica) -> dict[str, Any]:
+    """`lastState.terminated` as the kubelet reports a container's previous run."""
+    ended = replica.last_exit
+    if ended is None or ended.termination.exit_code is None:
+        return {}  # an adopted process's exit status went to the control plane that started it
+    terminated = {
+        "exitCode": ended.termination.exit_code,
+        "reason": ended.termination.reason,
+        "startedAt": ended.started_at.strftime(_TIME),
+        "finishedAt": ended.finished_at.strftime(_TIME),
+    }
+    if ended.termination.message:
+        terminated["message"] = ended.termination.message
+    return {"lastState": {"terminated": terminated}}
 
 
 class ReplicaPods:

@@ -13,6 +13,11 @@ Placeholders in `args`, filled by the control plane (`serving_runtime.render`):
   KServe's storage initializer would have downloaded it to `/mnt/models`);
 - `{{.HttpPort}}` and `{{.GrpcPort}}`: the replica's private ports.
 
+Unlike KServe's, they ask for no `resources`: KServe's 1 CPU and 2 GiB size a pod for a cluster
+node, where on one machine they would pin every replica to one core and let only as many run as
+it has cores. A predictor's own `resources` still hold its replicas to a share; `modelplane
+export` writes KServe's sizes for a cluster.
+
 A user may apply a ClusterServingRuntime of the same name to replace one; these are the defaults.
 """
 
@@ -70,10 +75,6 @@ def _runtime(name: str, fmt: str, version: str, protocols: tuple[str, ...]) -> d
                     "image": IMAGE,
                     "command": ["modelplane"],
                     "args": [*ARGS[:2], f"--model-format={fmt}", *ARGS[2:]],
-                    "resources": {
-                        "requests": {"cpu": "1", "memory": "2Gi"},
-                        "limits": {"cpu": "1", "memory": "2Gi"},
-                    },
                 }
             ],
         },

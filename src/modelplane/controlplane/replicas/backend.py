@@ -7,7 +7,9 @@ backend, a running replica is a `Running` handle: the address it answers on (a h
 never assumed to be 127.0.0.1), and the means to watch it, signal it and read its output.
 
 `Demand` is what Kubernetes' scheduler reads from a container's `resources`: the requests (a
-limit stands in for a missing request, as the API server defaults it).
+limit stands in for a missing request, as the API server defaults it). `Limits` is what the
+kubelet holds a running container to. `Termination` is how a replica ended, in the terms of a
+container's `lastState.terminated` (exit code 128+N for signal N, reason `OOMKilled`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,36 @@ class Demand:
 
 
 @dataclass(frozen=True)
+class Limits:
+    cpu: float | None = None  # cores
+    memory: int | None = None  # bytes
+
+    @classmethod
+    def of(cls, resources: Mapping[str, Any]) -> Limits:
+        limits = dict(resources.get("limits") or {})
+        cpu, memory = limits.get("cpu"), limits.get("memory")
+        return cls(
+            cpu=None if cpu is None else float(meta.parse_quantity(cpu)),
+            memory=None if memory is None else int(meta.parse_quantity(memory)),
+        )
+
+
+@dataclass(frozen=True)
+class Termination:
+    """How a replica's last run ended, as a container status's `terminated` says it."""
+
+    exit_code: int | None  # None: not known (a process this control plane did not start)
+    reason: str  # Completed, Error, OOMKilled, or Unknown
+    message: str = ""
+
+    @classmethod
+    def of_returncode(cls, code: int, message: str = "") -> Termination:
+        """From a Popen-style return code (-N: killed by signal N), as a runtime reports it."""
+        exit_code = 128 - code if code < 0 else code
+        return cls(exit_code, "Completed" if code == 0 else "Error", message)
+
+
+@dataclass(frozen=True)
 class Launch:
     """One start of one replica."""
 
@@ -74,6 +106,7 @@ class Launch:
     ports: tuple[int, int | None]  # free on this machine; a backend elsewhere picks its own
     log_path: Path  # where the control plane keeps the replica's output
     demand: Demand
+    limits: Limits = Limits()
 
 
 class Running(Protocol):
@@ -106,6 +139,10 @@ class Running(Protocol):
 
     def describe_exit(self) -> str:
         """How it ended, for a human: `exit code 1`, `killed by SIGKILL`, `node lost`."""
+        ...
+
+    def termination(self) -> Termination:
+        """How it ended, once it has, for the pod's `lastState` and the status's exit code."""
         ...
 
     def send(self, sig: signal.Signals) -> None:

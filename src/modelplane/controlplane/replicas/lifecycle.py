@@ -21,7 +21,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,15 @@ class Template:
         return local.render(self.argv, http_port, grpc_port)
 
 
+@dataclass(frozen=True)
+class Exited:
+    """A replica's last run, ended: a container status's `lastState.terminated`."""
+
+    termination: backend.Termination
+    started_at: datetime
+    finished_at: datetime
+
+
 class Phase(enum.StrEnum):
     PENDING = "Pending"  # no node can take it yet
     STARTING = "Starting"
@@ -109,6 +118,7 @@ class Replica:
     host: str = "127.0.0.1"  # where it answers
     node: str = ""  # the machine it runs on
     pending_reason: str | None = None  # why no node takes it, while PENDING
+    last_exit: Exited | None = None  # how its last run ended, once one has
 
 
 def backoff_delay(failures: int, base: float, maximum: float) -> float:
@@ -164,6 +174,8 @@ class Supervisor:
     failures: int = 0  # consecutive crashes, for the backoff
     never_ready: bool = True
     last_failure: str | None = None
+    last_exit: Exited | None = None
+    run_started: datetime | None = None
     log_offset: int = 0
     ready_since: float = 0.0
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -199,6 +211,7 @@ class Supervisor:
             host=self.host,
             node=self.node,
             pending_reason=self.pending_reason,
+            last_exit=self.last_exit,
         )
 
     def launch(self) -> None:
@@ -252,6 +265,7 @@ class Supervisor:
         """
         try:
             demand = backend.Demand.of(self.template.resources)
+            limits = backend.Limits.of(self.template.resources)
         except ValueError as exc:
             self.last_failure = f"invalid resources: {exc}"
             return
@@ -265,6 +279,7 @@ class Supervisor:
             ports=(self.http_port, self.grpc_port),
             log_path=self.log_path,
             demand=demand,
+            limits=limits,
         )
         self.log_offset = local.log_size(self.log_path)
 
@@ -292,6 +307,7 @@ class Supervisor:
             return
         self.process, self.argv, self.pending_reason = process, process.argv, None
         self.host, self.node = process.host, process.node
+        self.run_started = datetime.now(UTC)
         self.http_port, self.grpc_port = process.http_port, process.grpc_port
         log.info("replica %s started (pid %s) on %s", self.name, process.pid, self.node)
         self.phase, self.ready = Phase.STARTING, False
@@ -360,6 +376,8 @@ class Supervisor:
         tail = local.log_tail(self.log_path, self.log_offset)
         how = process.describe_exit()
         self.last_failure = f"{how}: {tail}" if tail else how
+        finished = datetime.now(UTC)
+        self.last_exit = Exited(process.termination(), self.run_started or finished, finished)
         log.warning("replica %s %s", self.name, how)
         # Sweep whatever the process left in its group (workers of a dead leader).
         process.send(signal.SIGKILL)

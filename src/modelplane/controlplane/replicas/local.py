@@ -10,11 +10,19 @@ process table.
 
 Own children are watched with Popen.poll (which also reaps them); adopted processes are not
 our children, so their exit is seen by psutil, where an unreaped zombie counts as exited.
+
+Resources are held as a kubelet holds a container to them: the machine's reservations and the
+cores and GPUs each replica gets are `node.py`'s; a replica is given its GPUs through
+`CUDA_VISIBLE_DEVICES` (none when it asks for none), pinned to its cores with the scheduler's
+affinity, told its thread count by the cpu limit (`confine.py`), and held to its memory limit
+by `memwatch.py`, which kills it as the kernel's OOM killer would, reported `OOMKilled`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -25,7 +33,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from modelplane.controlplane.replicas import backend
+from modelplane.controlplane.replicas import backend, confine, memwatch, node
 
 TAIL_LINES = 20
 _TAIL_BYTES = 16_384
@@ -48,6 +56,10 @@ class ReplicaProcess(Protocol):
         """How it ended, for a human: `exit code 1`, `killed by SIGKILL`."""
         ...
 
+    def returncode(self) -> int | None:
+        """Popen's: -N when killed by signal N; None while it runs or when unknown."""
+        ...
+
     def send(self, sig: signal.Signals) -> None:
         """Signal the process and everything in its process group; a gone process is fine."""
         ...
@@ -65,6 +77,9 @@ class Spawned:
 
     def exited(self) -> bool:
         return self._popen.poll() is not None
+
+    def returncode(self) -> int | None:
+        return self._popen.poll()
 
     def describe_exit(self) -> str:
         code = self._popen.poll()
@@ -99,6 +114,9 @@ class Adopted:
     def describe_exit(self) -> str:
         # Only the parent learns an exit status, and the parent was the earlier control plane.
         return "exited (exit status unknown: adopted process)"
+
+    def returncode(self) -> int | None:
+        return None
 
     def send(self, sig: signal.Signals) -> None:
         if self.exited():
@@ -239,11 +257,19 @@ class LocalReplica:
         argv: tuple[str, ...],
         http_port: int,
         grpc_port: int | None,
+        *,
+        grant: node.Grant | None = None,
+        memory_limit: int | None = None,
+        release: Callable[[LocalReplica], None] = lambda replica: None,
     ) -> None:
         self.process = process
         self.argv = argv
         self.http_port = http_port
         self.grpc_port = grpc_port
+        self.grant = grant
+        self.memory_limit = memory_limit
+        self.oom: str | None = None  # set by the memory watcher just before it kills the tree
+        self._release = release
 
     @property
     def pid(self) -> int:
@@ -256,34 +282,89 @@ class LocalReplica:
     def exited(self) -> bool:
         return self.process.exited()
 
+    def out_of_memory(self, used: int) -> None:
+        limit = self.memory_limit or 0
+        self.oom = f"{_mebibytes(used)} used, limit {_mebibytes(limit)}"
+
     def describe_exit(self) -> str:
+        if self.oom is not None:
+            return f"OOMKilled (exit code 137; {self.oom})"
         return self.process.describe_exit()
+
+    def termination(self) -> backend.Termination:
+        if self.oom is not None:
+            return backend.Termination(137, "OOMKilled", f"memory limit exceeded: {self.oom}")
+        code = self.process.returncode()
+        if code is None:
+            return backend.Termination(None, "Unknown", self.process.describe_exit())
+        return backend.Termination.of_returncode(code, self.process.describe_exit())
 
     def send(self, sig: signal.Signals) -> None:
         self.process.send(sig)
 
     async def settle(self) -> None:
-        return None  # the output is in the log already; nothing holds the process elsewhere
+        # The output is in the log already; what the replica held here goes once it has ended.
+        if self.process.exited():
+            self._release(self)
 
     def identity(self) -> dict[str, Any]:
-        return {"pid": self.pid, "proc_start": start_time(self.pid)}
+        identity: dict[str, Any] = {"pid": self.pid, "proc_start": start_time(self.pid)}
+        if self.grant is not None:
+            identity["grant"] = {
+                **dataclasses.asdict(self.grant.demand),
+                "cpus": list(self.grant.cpus),
+                "gpus": list(self.grant.gpus),
+            }
+        if self.memory_limit is not None:
+            identity["memory_limit"] = self.memory_limit
+        return identity
 
 
 class LocalBackend:
-    """Replicas as processes of this machine, in sessions of their own."""
+    """Replicas as processes of this machine, in sessions of their own, held to their
+    resources (see the module's docstring)."""
 
     name = "local"
 
+    def __init__(self, capacity: node.Capacity | None = None, memory_poll: float = 0.1) -> None:
+        self._capacity = capacity
+        self._node: node.Node | None = None
+        self._watcher = memwatch.MemoryWatcher(memory_poll)
+
+    @property
+    def machine(self) -> node.Node:
+        if self._node is None:
+            self._node = node.Node(self._capacity or node.Capacity.of_this_machine())
+        return self._node
+
     async def start(self) -> None:
-        return None
+        if self._node is None:  # nvidia-smi may take a moment: off the loop
+            capacity = self._capacity
+            if capacity is None:
+                capacity = await asyncio.to_thread(node.Capacity.of_this_machine)
+            self._node = node.Node(capacity)
 
     async def launch(
         self, launch: backend.Launch, pending: Callable[[str], None]
     ) -> LocalReplica:
+        machine = self.machine
+        grant = await machine.admit(launch.demand, launch.limits, pending)
         http_port, grpc_port = launch.ports
         argv = render(launch.argv, http_port, grpc_port)
-        env = {**os.environ, **launch.env, **port_env(http_port, grpc_port)}
-        return LocalReplica(spawn(argv, env, launch.log_path), argv, http_port, grpc_port)
+        share = confine.environment(launch.limits, grant.gpus, bool(machine.capacity.gpus))
+        env = {**os.environ, **share, **launch.env, **port_env(http_port, grpc_port)}
+        try:
+            process = spawn(argv, env, launch.log_path)
+        except OSError:
+            machine.release(grant)
+            raise
+        confine.pin(process.pid, grant.cpus)
+        replica = LocalReplica(
+            process, argv, http_port, grpc_port,
+            grant=grant, memory_limit=launch.limits.memory, release=self._release,
+        )  # fmt: skip
+        self._hold(replica)
+        return replica
 
     async def adopt(
         self, identity: Mapping[str, Any], argv: tuple[str, ...], log_path: Path, log_pos: int
@@ -292,10 +373,35 @@ class LocalBackend:
         if process is None:
             return None
         http_port, grpc_port = int(identity["http_port"]), identity.get("grpc_port")
-        return LocalReplica(process, argv, http_port, grpc_port)
+        held = dict(identity.get("grant") or {})
+        grant = self.machine.restore(
+            backend.Demand(held.get("cpu"), held.get("memory"), int(held.get("gpu") or 0)),
+            held.get("cpus") or (),
+            held.get("gpus") or (),
+        )
+        replica = LocalReplica(
+            process, argv, http_port, grpc_port,
+            grant=grant, memory_limit=identity.get("memory_limit"), release=self._release,
+        )  # fmt: skip
+        self._hold(replica)
+        return replica
 
     async def close(self) -> None:
-        return None
+        await asyncio.to_thread(self._watcher.close)
+
+    def _hold(self, replica: LocalReplica) -> None:
+        if replica.memory_limit is not None:
+            self._watcher.watch(replica.pid, replica.memory_limit, replica.out_of_memory)
+
+    def _release(self, replica: LocalReplica) -> None:
+        self._watcher.unwatch(replica.pid)
+        if replica.grant is not None:
+            self.machine.release(replica.grant)
+            replica.grant = None
+
+
+def _mebibytes(count: int) -> str:
+    return f"{count / 2**20:.0f}Mi"
 
 
 def render(argv: Sequence[str], http_port: int, grpc_port: int | None) -> tuple[str, ...]:

@@ -107,6 +107,16 @@ class RayReplica:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
 
+    def termination(self) -> backend.Termination:
+        how = self.describe_exit()
+        try:
+            code = _ray().get(self._wait, timeout=0)
+        except _error():
+            code = None  # lost with its node: the exit status went with it
+        if code is None:
+            return backend.Termination(None, "Unknown", how)
+        return backend.Termination.of_returncode(int(code), how)
+
     def send(self, sig: signal.Signals) -> None:
         if not self._released:
             self.actor.signal.remote(int(sig))
