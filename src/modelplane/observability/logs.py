@@ -46,6 +46,13 @@ def new_request_id() -> str:
     return f"{_PREFIX}-{next(_COUNTER)}"
 
 
+def after_fork() -> None:
+    """A forked child draws its own prefix: two replicas of one template must not share ids."""
+    global _PREFIX, _COUNTER
+    _PREFIX = os.urandom(8).hex()
+    _COUNTER = itertools.count(1)
+
+
 def access(
     client: str, method: str, path: str, status: int | str, millis: float, request_id: str
 ) -> None:
