@@ -7,7 +7,7 @@ In KServe a `Model` that does not write its own `predict` forwards the preproces
 `kserve.Model` subclass counts as not writing its own: kserve's `predict` reads a server
 context modelplane does not run). A model that wants the predictor for something else (the
 built-in explainer's SHAP sampling) says so with a `bind_predictor(call)` method and is handed a
-coroutine `call(rows) -> predictions` over V1 or V2.
+coroutine `call(rows, parameters) -> predictions` over V1 or V2.
 """
 
 from __future__ import annotations
@@ -44,12 +44,18 @@ def attach(model: model_.Model, client: predictor.PredictorClient) -> None:
 
 
 def _rows_call(name: str, client: predictor.PredictorClient) -> Any:
-    async def call(rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    async def call(
+        rows: np.ndarray[Any, Any], parameters: dict[str, Any] | None = None
+    ) -> np.ndarray[Any, Any]:
         if client.protocol == "v1":
-            answer = await client.predict(name, {"instances": rows.tolist()}, None)
+            body: dict[str, Any] = {"instances": rows.tolist()}
+            if parameters:
+                body["parameters"] = parameters
+            answer = await client.predict(name, body, None)
             return np.asarray(answer.get("predictions"))
         tensor = InferInput("input-0", list(rows.shape), "FP64", rows.astype(np.float64))
-        response = await client.infer(InferRequest(name, [tensor]), None)
+        request = InferRequest(name, [tensor], parameters=dict(parameters or {}))
+        response = await client.infer(request, None)
         return response.outputs[0].as_numpy()
 
     return call
