@@ -246,7 +246,7 @@ def encode_request(request: InferRequest) -> bytes:
                 "datatype": tensor.datatype,
                 "shape": list(tensor.shape),
                 "data": _json_data(tensor.as_numpy(), tensor.datatype),
-                **({"parameters": tensor.parameters} if tensor.parameters else {}),
+                **_json_parameters(tensor.parameters),
             }
             for tensor in request.inputs
         ]
@@ -287,6 +287,12 @@ def decode_response(body: bytes, header_length: int | None = None) -> InferRespo
         model_version=version if isinstance(version, str) else None,
         parameters=_parameters(doc.get("parameters"), "response"),
     )
+
+
+def _json_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    # The data goes as JSON: a binary size or flag a client set for its own encoding would lie.
+    kept = {k: v for k, v in parameters.items() if k not in ("binary_data_size", "binary_data")}
+    return {"parameters": kept} if kept else {}
 
 
 def _json_data(array: np.ndarray[Any, Any], datatype: str) -> Any:
