@@ -88,12 +88,14 @@ class GraphReconciler:
         *,
         domain: str,
         cli_argv: Sequence[str],
+        propagate: str = "Authorization",
         now: Callable[[], str],
         record: Callable[[dict[str, Any], str, str, str], None],
     ) -> None:
         self._store = objects
         self._replicas = manager
         self._domain = domain
+        self._propagate = propagate
         self._cli = tuple(cli_argv)
         self._now = now
         self._record = record
@@ -186,6 +188,8 @@ class GraphReconciler:
             "{http_port}",
             "--grpc-port",
             "{grpc_port}",
+            "--propagate-headers",
+            self._propagate,
         ]
         if self.ingress.grpc:
             argv += ["--ingress-grpc", self.ingress.grpc]

@@ -85,6 +85,7 @@ class Reconciler:
             manager,
             domain=settings.domain,
             cli_argv=self._serve_argv[:-1],
+            propagate=settings.router_headers,
             now=self._timestamp,
             record=self.events.record,
         )

@@ -3,7 +3,7 @@
 KServe's router forwards the headers that match any of its propagate patterns (regular
 expressions, from `PROPAGATE_HEADERS`, comma-separated); modelplane does the same, matching
 names without regard to case as HTTP does. The request id always goes on: a graph request
-without an `x-request-id` is given one here, so every step's request (and the gateway's
+without an `x-request-id` (or KServe's `ce-id`) is given one here, so every step's request (and the gateway's
 request logger, which stamps it on each CloudEvent) carries the graph's id.
 """
 
@@ -37,16 +37,19 @@ def propagated(
 ) -> tuple[list[tuple[str, str]], str]:
     """The headers to send to each step, and the request id (given or made here)."""
     out: list[tuple[str, str]] = []
-    request_id = ""
+    request_id = given_ce_id = ""
     for name, value in headers:
         lower = name.lower()
         if lower == REQUEST_ID:
-            request_id = request_id or value
+            request_id = value
+            continue
+        if lower == "ce-id":  # KServe's logger reads this one: the same id, if it is all given
+            given_ce_id = value
             continue
         if lower in ("host", "content-length", "connection", "transfer-encoding"):
             continue
         if any(p.fullmatch(name) or p.match(name) for p in patterns):
             out.append((name, value))
-    request_id = request_id or str(uuid.uuid4())
+    request_id = request_id or given_ce_id or str(uuid.uuid4())
     out.append((REQUEST_ID, request_id))
     return out, request_id
