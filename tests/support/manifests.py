@@ -52,3 +52,36 @@ def isvc(predictor: dict[str, Any], name: str = "sklearn-iris") -> dict[str, Any
         "metadata": {"name": name, "namespace": "default"},
         "spec": {"predictor": predictor},
     }
+
+
+# KServe's TensorFlow example (the flowers sample) as its docs write it, new and old schema; tests
+# change nothing but the storageUri (`kserve_docs_example`).
+FLOWERS_URI = "gs://kfserving-examples/models/tensorflow/flowers"
+FLOWERS = f"""\
+apiVersion: "serving.kserve.io/v1beta1"
+kind: "InferenceService"
+metadata:
+  name: "flower-sample"
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: tensorflow
+      storageUri: "{FLOWERS_URI}"
+"""
+FLOWERS_OLD_SCHEMA = f"""\
+apiVersion: "serving.kserve.io/v1beta1"
+kind: "InferenceService"
+metadata:
+  name: "flower-sample"
+spec:
+  predictor:
+    tensorflow:
+      storageUri: "{FLOWERS_URI}"
+"""
+
+
+def kserve_docs_example(manifest: str, docs_uri: str, storage: Path) -> str:
+    """A KServe docs manifest with its storageUri pointed at `storage`, nothing else changed."""
+    assert manifest.count(docs_uri) == 1
+    return manifest.replace(docs_uri, f"file://{storage}")
