@@ -82,3 +82,12 @@ def test_a_model_past_its_memory_limit_is_oomkilled_and_requests_past_the_machin
     assert scheduled["reason"] == "Unschedulable"
     assert scheduled["message"] == "0/1 nodes are available: 1 Insufficient cpu."
     assert not (plane.home / "logs" / "default" / f"{greedy['metadata']['name']}.log").exists()
+
+    def predictor_ready() -> dict[str, Any] | None:
+        conditions = plane.isvc("greedy").get("status", {}).get("conditions", [])
+        found = [c for c in conditions if c["type"] == "PredictorReady" and c.get("reason")]
+        return found[0] if found and found[0]["reason"] != "RevisionMissing" else None
+
+    predictor = wait_until(predictor_ready, 60, "PredictorReady to say why")
+    assert predictor["reason"] == "Unschedulable", predictor
+    assert predictor["message"].endswith("0/1 nodes are available: 1 Insufficient cpu."), predictor

@@ -3,7 +3,9 @@
 Pure functions from what the reconciler observed (revisions, their replicas, the traffic
 decision) to status dicts: `url`, the conditions `Ready`, `PredictorReady`, `IngressReady`
 and `LatestDeploymentReady`, `components.predictor` with its revisions and traffic, and
-`modelStatus` with `FailedToLoad` and the reason a model could not load.
+`modelStatus` with `FailedToLoad` and the reason a model could not load. A transformer and an
+explainer add their own `components.<name>` entry (url, revisions, traffic) and condition
+(`TransformerReady`, `ExplainerReady`), and the service is Ready only when every component is.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class RevisionView:
     backends: tuple[routes.Backend, ...]
     last_exit: str | None = None  # why a replica that ran last stopped (it was restarted)
     exit_code: int | None = None  # the failing replica's, for lastFailureInfo
+    unschedulable: str | None = None  # the scheduler's reason, while a replica waits for room
 
     @classmethod
     def of(cls, rev: Mapping[str, Any], running: Sequence[replicas.Replica]) -> RevisionView:
@@ -58,6 +61,9 @@ class RevisionView:
             ),
             last_exit=summary(last.last_failure) if last and last.last_failure else None,
             exit_code=_exit_code(failing[0]) if failing else None,
+            unschedulable=next(
+                (r.pending_reason for r in running if r.phase == replicas.Phase.PENDING), None
+            ),
         )
 
     @property
@@ -106,16 +112,18 @@ def dig(value: Any, *path: str) -> Any:
     return value
 
 
-def tag_hosts(tag: str, name: str, namespace: str, domain: str) -> tuple[str, ...]:
+def tag_hosts(
+    tag: str, name: str, namespace: str, domain: str, component: str = "predictor"
+) -> tuple[str, ...]:
     """The hosts of a tagged revision, as KServe's tag routing names them."""
     return (
-        f"{tag}-{name}-predictor-{namespace}.{domain}",
-        f"{tag}-{name}-predictor.{namespace}.{domain}",
+        f"{tag}-{name}-{component}-{namespace}.{domain}",
+        f"{tag}-{name}-{component}.{namespace}.{domain}",
     )
 
 
-def rollout_of(obj: Mapping[str, Any]) -> traffic.Rollout:
-    predictor = dig(obj, "status", "components", "predictor")
+def rollout_of(obj: Mapping[str, Any], component: str = "predictor") -> traffic.Rollout:
+    predictor = dig(obj, "status", "components", component)
     latest = dig(predictor, "latestRolledoutRevision")
     previous = dig(predictor, "previousRolledoutRevision")
     return traffic.Rollout(
@@ -144,8 +152,6 @@ def build(
     newest = views[latest]
     serving = [views[t.revision] for t in decision.targets if t.percent > 0]
     predictor_ready = any(v.ready for v in serving)
-    latest_ready_names = [n for n, v in views.items() if v.ready]
-    latest_ready = max(latest_ready_names, key=_number) if latest_ready_names else None
     if newest.failed:
         deploy = Condition(
             "LatestDeploymentReady", False, "RevisionFailed", f"{latest}: {newest.failure}"
@@ -171,7 +177,6 @@ def build(
     else:
         why = deploy if not deploy.ok else predictor
         ready = Condition("Ready", False, why.reason, why.message)
-    rollout = decision.rollout
     active = _model_state(serving[0]) if serving else "Pending"
     if not predictor_ready and newest.failed:
         active = "FailedToLoad"
@@ -196,17 +201,9 @@ def build(
         if not plan.failure and newest.exit_code is not None:
             info["exitCode"] = newest.exit_code  # as KServe copies the container's last exit
         model_status["lastFailureInfo"] = info
-    components: dict[str, Any] = {
-        "latestCreatedRevision": latest,
-        "traffic": [t.as_status() for t in decision.targets],
-        "url": f"http://{name}-predictor.{namespace}.{domain}",
-    }
-    if latest_ready:
-        components["latestReadyRevision"] = latest_ready
-    if rollout.latest_rolled_out:
-        components["latestRolledoutRevision"] = rollout.latest_rolled_out
-    if rollout.previous_rolled_out:
-        components["previousRolledoutRevision"] = rollout.previous_rolled_out
+    components = component_entry(
+        f"http://{name}-predictor.{namespace}.{domain}", views, latest, decision
+    )
     return {
         "url": f"http://{name}.{namespace}.{domain}",
         "address": {"url": f"http://{name}.{namespace}.{domain}"},
@@ -217,9 +214,64 @@ def build(
     }
 
 
+def component_entry(
+    url: str, views: Mapping[str, RevisionView], latest: str, decision: traffic.Decision
+) -> dict[str, Any]:
+    """`status.components.<component>`: its url, revisions and traffic, as KServe writes them."""
+    latest_ready_names = [n for n, v in views.items() if v.ready]
+    rollout = decision.rollout
+    entry: dict[str, Any] = {
+        "latestCreatedRevision": latest,
+        "traffic": [t.as_status() for t in decision.targets],
+        "url": url,
+    }
+    if latest_ready_names:
+        entry["latestReadyRevision"] = max(latest_ready_names, key=_number)
+    if rollout.latest_rolled_out:
+        entry["latestRolledoutRevision"] = rollout.latest_rolled_out
+    if rollout.previous_rolled_out:
+        entry["previousRolledoutRevision"] = rollout.previous_rolled_out
+    return entry
+
+
+def component_condition(
+    component: str,
+    plan: Plan,
+    views: Mapping[str, RevisionView],
+    latest: str | None,
+    decision: traffic.Decision | None,
+) -> Condition:
+    """`TransformerReady` or `ExplainerReady`: some revision it routes to is ready, and its
+    spec can run."""
+    kind = f"{component.capitalize()}Ready"
+    if plan.failure is not None:
+        return Condition(kind, False, *plan.failure)
+    if latest is None or decision is None:
+        return Condition(kind, False, "RevisionMissing", f"the {component} has no revision yet")
+    if any(views[t.revision].ready for t in decision.targets if t.percent > 0):
+        return Condition(kind, True)
+    return Condition(kind, False, *_why_not(views[latest]))
+
+
+def add_component(
+    status: dict[str, Any], component: str, entry: dict[str, Any] | None, condition: Condition
+) -> None:
+    """Put a transformer's or explainer's entry and condition into the service's status; a
+    component that is not ready makes the service not Ready."""
+    if entry is not None:
+        status.setdefault("components", {})[component] = entry
+    found = status["conditions"]
+    ready_at = next(i for i, c in enumerate(found) if c.type == "Ready")
+    found.insert(ready_at, condition)
+    if not condition.ok and found[-1].ok:
+        found[-1] = Condition("Ready", False, condition.reason, condition.message)
+
+
 def _why_not(view: RevisionView) -> tuple[str, str]:
     if view.failed:
         return "RevisionFailed", f"{view.name}: {view.failure}"
+    if view.unschedulable:  # as Knative says a revision whose pods no node takes
+        return "Unschedulable", f"{view.name}: {view.unschedulable}"
     return "RevisionMissing", f"{view.name} is not ready yet"
 
 
@@ -253,6 +305,8 @@ def revision(rev: Mapping[str, Any], view: RevisionView, desired: int) -> dict[s
         ready = Condition("Ready", True)
     elif view.failed:
         ready = Condition("Ready", False, "FailedToLoad", view.failure or "")
+    elif view.unschedulable:
+        ready = Condition("Ready", False, "Unschedulable", view.unschedulable)
     else:
         ready = Condition("Ready", False, "Deploying", "waiting for a replica to become ready")
     return {
