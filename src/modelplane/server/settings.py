@@ -45,8 +45,8 @@ class ServerSettings(BaseModel):
     )
     model_format: str | None = Field(
         None,
-        description="Runtime to load with: sklearn, xgboost, lightgbm, onnx, pytorch, huggingface "
-        "or custom. Default: chosen from the files in the model directory.",
+        description="Runtime to load with: sklearn, xgboost, lightgbm, onnx, pytorch, tensorflow, "
+        "huggingface or custom. Default: chosen from the files in the model directory.",
     )
     model_class: str | None = Field(
         None, description="A custom model class, as 'package.module:ClassName'."
@@ -79,7 +79,9 @@ class ServerSettings(BaseModel):
         "text_embedding, text_generation). Default: from the model's config.json.",
     )
     threads: int | None = Field(
-        None, gt=0, description="Threads inside the framework (ONNX Runtime, PyTorch) per model."
+        None,
+        gt=0,
+        description="Threads inside the framework (ONNX Runtime, PyTorch, TensorFlow) per model.",
     )
     host: str = Field("127.0.0.1", description="Address to bind; a container passes 0.0.0.0.")
     http_port: int = Field(
