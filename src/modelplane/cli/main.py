@@ -18,6 +18,7 @@ from modelplane.cli import (
     options,
     router_command,
     template_command,
+    triton_command,
 )
 from modelplane.controlplane.settings import ENV_PREFIX as UP_ENV_PREFIX
 from modelplane.controlplane.settings import UpSettings
@@ -122,6 +123,7 @@ for _command in (
     *export_command.COMMANDS,
     *router_command.COMMANDS,
     *template_command.COMMANDS,
+    *triton_command.COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -4,7 +4,9 @@ KServe turns a predictor into a pod: the selected ServingRuntime's container, it
 filled, the predictor's args and env added. modelplane does the same and runs the container's
 command as a process. A container whose image is `modelplane` (every built-in runtime) runs this
 installation's `modelplane serve`; a custom container runs its own `command`. Images are not
-pulled or run. `resources` go with the template: a backend that places replicas on nodes (Ray)
+pulled or run: a container of one of KServe's well-known images (Triton, TF Serving, vLLM,
+KServe's model servers) runs the local command doing the same job (`images`).
+`resources` go with the template: a backend that places replicas on nodes (Ray)
 reserves them there; none enforces a limit yet.
 """
 
@@ -15,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelplane.controlplane import autoscaler
+from modelplane.controlplane import autoscaler, images
 from modelplane.controlplane.gateway import routes
 from modelplane.controlplane.settings import UpSettings
 from modelplane.resources import inference_service, serving_runtime
@@ -77,7 +79,7 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
     except ValueError as exc:
         return failed("InvalidSpec", str(exc))
     try:
-        template = _template(container, model, serve_argv)
+        template = _template(container, model, serve_argv, isvc.name)
     except ValueError as exc:
         return failed("ContainerCannotRun", str(exc))
     spec = {
@@ -108,6 +110,7 @@ def _template(
     container: inference_service.Container,
     model: inference_service.PredictorModel,
     serve_argv: Sequence[str],
+    name: str,
 ) -> dict[str, Any]:
     env = container.env_dict()
     expand = {**env, "PORT": "{http_port}"}
@@ -118,15 +121,24 @@ def _template(
         argv, ours = [*modelplane_cli, *command[1:], *args], True
     elif not command and (container.image or "modelplane").startswith("modelplane"):
         argv, ours = [*modelplane_cli, *args], True
+    elif (
+        mapped := images.local_command(
+            container.image, command, args, images.Context(name, model.storage_uri)
+        )
+    ) is not None:
+        argv, ours = [*modelplane_cli, *mapped], True
     elif command:
         argv, ours = [*command, *args], False
     else:
         raise ValueError(
             f"container {container.name!r} has image {container.image!r} and no command: "
-            "modelplane runs processes, not images; give the container a `command`, or use "
+            "modelplane runs processes, not images, and knows these: "
+            f"{', '.join(images.known_images())}; give the container a `command`, or use "
             "image `modelplane`"
         )
-    if ours and model.batcher is not None:
+    # Batching is modelplane serve's; Triton batches as each model's config.pbtxt says.
+    serves = argv[len(modelplane_cli) : len(modelplane_cli) + 1] == ["serve"]
+    if ours and serves and model.batcher is not None:
         argv += [
             f"--max-batch-size={model.batcher.max_batch_size}",
             f"--max-latency-ms={model.batcher.max_latency}",

@@ -52,9 +52,26 @@ ARGS = (
 )
 
 
+#: KServe's Triton runtime, run by `modelplane tritonserver` (the nvidia-pytriton wheel's binary).
+#: Of KServe's formats for it (tensorrt, tensorflow, onnx, pytorch, triton) only `triton`: the
+#: wheel ships the Python backend and no other, so a model repository of Python-backend models.
+TRITON_RUNTIME = "kserve-tritonserver"
+TRITON_ARGS = (
+    "tritonserver",
+    "--model-repository={{.StorageUri}}",
+    "--http-port={{.HttpPort}}",
+    "--grpc-port={{.GrpcPort}}",
+    "--allow-grpc=true",
+    "--allow-http=true",
+)
+
+
 def cluster_runtimes() -> list[dict[str, Any]]:
     """The built-in ClusterServingRuntime objects, fresh dicts on every call."""
-    return [_runtime(name, *spec) for name, spec in _RUNTIMES.items()]
+    runtimes = [_runtime(name, *spec) for name, spec in _RUNTIMES.items()]
+    triton = _runtime(TRITON_RUNTIME, "triton", "2", ("v2", "grpc-v2"))
+    triton["spec"]["containers"][0]["args"] = list(TRITON_ARGS)
+    return [*runtimes, triton]
 
 
 def _runtime(name: str, fmt: str, version: str, protocols: tuple[str, ...]) -> dict[str, Any]:

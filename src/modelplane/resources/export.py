@@ -68,6 +68,8 @@ def formats() -> dict[str, Format]:
     found: dict[str, Format] = {}
     for runtime in builtin.cluster_runtimes():
         spec = runtime["spec"]
+        if spec["containers"][0]["args"][0] != "serve":
+            continue  # Triton: a cluster runs KServe's own kserve-tritonserver
         supported = spec["supportedModelFormats"][0]
         name = str(supported["name"])
         found[name] = Format(

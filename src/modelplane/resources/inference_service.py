@@ -363,9 +363,14 @@ class InferenceService(meta.Model):
         return PredictorModel(
             source=source, model_format=model_format, model_format_version=version,
             runtime=runtime, storage_uri=spec.storage_uri,
-            protocol_version=spec.protocol_version or "v1", args=spec.args,
+            protocol_version=spec.protocol_version or _default_protocol(source), args=spec.args,
             env=spec.env_dict(), resources=spec.resources_dict(), **component,
         )  # fmt: skip
+
+
+def _default_protocol(source: str) -> Protocol:
+    """KServe's: V1, but V2 for the `triton` key (Triton speaks only the V2 protocol)."""
+    return "v2" if source == "triton" else "v1"
 
 
 def _config_env(config: dict[str, str]) -> dict[str, str]:

@@ -96,11 +96,13 @@ def test_a_custom_container_runs_its_command_with_port_expansion() -> None:
     assert template["readinessPath"] == "/ready" and template["grpc"] is False
 
 
-def test_an_image_without_a_command_cannot_run_and_says_what_to_do() -> None:
-    container = {"name": "kserve-container", "image": "kserve/sklearnserver:latest"}
+def test_an_unknown_image_without_a_command_cannot_run_and_says_what_to_do() -> None:
+    container = {"name": "kserve-container", "image": "registry.example/unknown-server:1"}
     plan = templates.plan(isvc({"containers": [container]}), RUNTIMES, serve_argv=SERVE)
     assert plan.spec is None and plan.failure is not None
     assert plan.failure[0] == "ContainerCannotRun" and "command" in plan.failure[1]
+    assert "'registry.example/unknown-server:1'" in plan.failure[1]
+    assert "kserve/sklearnserver" in plan.failure[1]  # the images it does know
 
 
 def test_policy_reads_the_revision_and_the_settings_windows() -> None:

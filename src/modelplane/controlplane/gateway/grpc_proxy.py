@@ -1,8 +1,11 @@
 """The gRPC data path: `inference.GRPCInferenceService` on :8081, forwarded as raw bytes.
 
 Every method is served by a generic handler with no (de)serializer, so a request's bytes go to
-the replica as they came. Only the model name is read, with a tiny protobuf wire scanner (field 1
-of ModelInferRequest, ModelMetadataRequest and ModelReadyRequest), never the tensors. Liveness
+the replica as they came. A call finds its InferenceService as an HTTP request does: by a `host`
+metadata entry (`{name}.{namespace}.{domain}`, what `grpcurl -H "Host: ..."` sends), else by the
+model name, read with a tiny protobuf wire scanner (field 1 of the ModelInfer, ModelMetadata,
+ModelReady, ModelConfig and ModelStatistics requests), never the tensors. So a Triton replica
+serving a repository of models answers for each of them under its service's host. Liveness
 and readiness are the gateway's own; ServerMetadata goes to any replica (or is answered here when
 there is none); the model repository belongs to the control plane, so those calls are refused.
 Errors map as for HTTP: an unknown model is NOT_FOUND, no replica in time UNAVAILABLE, the
@@ -20,7 +23,7 @@ import grpc
 from modelplane.controlplane.gateway import balancer as balancer_
 
 SERVICE = "inference.GRPCInferenceService"
-_ROUTED = ("ModelInfer", "ModelMetadata", "ModelReady")
+_ROUTED = ("ModelInfer", "ModelMetadata", "ModelReady", "ModelConfig", "ModelStatistics")
 _REFUSED = ("RepositoryIndex", "RepositoryModelLoad", "RepositoryModelUnload")
 _TRUE = b"\x08\x01"  # field 1 (live / ready) = true
 _DROPPED = frozenset({"content-type", "te", "user-agent", "host", "connection", "accept-encoding"})
@@ -146,7 +149,8 @@ class GrpcProxy:
 
         async def forward(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
             name = field_string(request, 1)
-            route = self.balancer.table.by_model(name)
+            host = next((v for k, v in context.invocation_metadata() or () if k == "host"), "")
+            route = self.balancer.table.by_host(str(host)) or self.balancer.table.by_model(name)
             if route is None:
                 await context.abort(
                     grpc.StatusCode.NOT_FOUND, f"no InferenceService serves model {name!r}"
