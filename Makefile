@@ -74,6 +74,11 @@ bench-gateway: $(VENV)/.installed-test
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.gateway
 
+## bench-zero: the first request after scale-to-zero through the gateway, warm starts on and off
+.PHONY: bench-zero
+bench-zero: $(VENV)/.installed-test
+	$(BIN)/python -m bench.scale_from_zero
+
 ## soak: the gateway and two replicas under mixed load, 2 min warm-up + 10 min; RSS, fds and errors
 ##       reported, non-zero exit on growth or any error (bench/NOTES.md, "Soak");
 ##       SOAK_ARGS='--duration 60 --warmup 15' for a quick check

@@ -62,6 +62,8 @@ def test_scale_to_zero_and_the_first_request_after(
         assert answer.status_code == 200, answer.text
         assert answer.json() == {"predictions": [0, 2]}
         print(f"cold start from zero to the first answer: {cold_ms:.0f} ms")
+        # The replica after zero is forked from the sklearn template the first one started.
+        assert "forked from a warm template" in plane.output, plane.output[-3000:]
         assert plane.revision(R1)["status"]["readyReplicas"] == 1
         assert plane.terminate() == 0, plane.output
 

@@ -72,6 +72,12 @@ class UpSettings(BaseModel):
         description="The Ray cluster's GCS address, HOST:PORT, for --backend ray (also read "
         "from RAY_ADDRESS). Run `modelplane up` on one of its nodes.",
     )
+    warm_starts: bool = Field(
+        True,
+        description="Fork `modelplane serve` replicas from a template process per model format "
+        "that has the server and framework imported (sklearn, xgboost, lightgbm, onnx), so a "
+        "scale-from-zero skips Python's start and imports. Local backend only.",
+    )
     apply: Path | None = Field(
         None,
         description="A manifest file or directory to apply once the control plane is up, "

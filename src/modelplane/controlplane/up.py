@@ -36,6 +36,7 @@ from modelplane.controlplane import (
 )
 from modelplane.controlplane.apiserver import app as api_app
 from modelplane.controlplane.gateway import Gateway
+from modelplane.controlplane.replicas import local, warm
 from modelplane.controlplane.settings import UpSettings
 from modelplane.core import errors as core_errors
 from modelplane.core import ports
@@ -238,9 +239,10 @@ def _take_ports(settings: UpSettings) -> tuple[socket.socket, socket.socket]:
 
 
 def _replica_backend(settings: UpSettings, home: Path) -> replicas.ReplicaBackend | None:
-    """The backend --backend names; None for the local one (the replica manager's default)."""
+    """The backend --backend names."""
     if settings.backend == "local":
-        return None
+        templates = warm.Templates(home / "templates") if settings.warm_starts else None
+        return local.LocalBackend(templates=templates)
     address = settings.ray_address or os.environ.get("RAY_ADDRESS")
     if not address:
         raise core_errors.ModelplaneError(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import os
 import signal
 import socket
@@ -33,7 +34,9 @@ from typing import Any, Protocol
 
 import psutil
 
-from modelplane.controlplane.replicas import backend, confine, memwatch, node
+from modelplane.controlplane.replicas import backend, confine, memwatch, node, warm
+
+log = logging.getLogger(__name__)
 
 TAIL_LINES = 20
 _TAIL_BYTES = 16_384
@@ -326,10 +329,16 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, capacity: node.Capacity | None = None, memory_poll: float = 0.1) -> None:
+    def __init__(
+        self,
+        capacity: node.Capacity | None = None,
+        memory_poll: float = 0.1,
+        templates: warm.Templates | None = None,
+    ) -> None:
         self._capacity = capacity
         self._node: node.Node | None = None
         self._watcher = memwatch.MemoryWatcher(memory_poll)
+        self._templates = templates
 
     @property
     def machine(self) -> node.Node:
@@ -354,7 +363,9 @@ class LocalBackend:
         share = confine.environment(launch.limits, grant.gpus, bool(machine.capacity.gpus))
         env = {**os.environ, **share, **launch.env, **port_env(http_port, grpc_port)}
         try:
-            process = spawn(argv, env, launch.log_path)
+            process = self._warm_start(argv, env, launch, share) or spawn(
+                argv, env, launch.log_path
+            )
         except OSError:
             machine.release(grant)
             raise
@@ -388,6 +399,23 @@ class LocalBackend:
 
     async def close(self) -> None:
         await asyncio.to_thread(self._watcher.close)
+        if self._templates is not None:
+            await asyncio.to_thread(self._templates.close)
+
+    def _warm_start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        launch: backend.Launch,
+        share: Mapping[str, str],
+    ) -> ReplicaProcess | None:
+        """The replica forked from a warm template, or None to spawn it (see warm.py)."""
+        if self._templates is None or launch.limits.cpu is not None:
+            return None  # a CPU limit sizes thread pools that the template created already
+        process = self._templates.fork(argv, env, launch.log_path, own_env={**share, **launch.env})
+        if process is not None:
+            log.info("replica %s forked from a warm template (pid %d)", launch.name, process.pid)
+        return process
 
     def _hold(self, replica: LocalReplica) -> None:
         if replica.memory_limit is not None:

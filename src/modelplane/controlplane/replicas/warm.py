@@ -34,7 +34,7 @@ import psutil
 
 from modelplane.runtimes import preload
 
-log = logging.getLogger("modelplane.controlplane")
+log = logging.getLogger(__name__)
 
 #: The command line of a `modelplane serve` replica, as the control plane writes it.
 SERVE = (sys.executable, "-m", "modelplane.cli", "serve")
@@ -85,8 +85,8 @@ class Forked:
                 return f"killed by signal {-code}"
         return f"exit code {code}"
 
-    @property
     def returncode(self) -> int | None:
+        """Popen's convention; None while it runs or when its template went without a word."""
         self.exited()
         return self._returncode
 
