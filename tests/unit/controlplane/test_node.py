@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelplane.controlplane import isvc_status, pods, replicas
-from modelplane.controlplane.replicas import backend, confine, lifecycle, node
+from modelplane.controlplane.replicas import backend, confine, lifecycle, node, ray_backend
 from modelplane.controlplane.replicas.backend import Demand, Limits
 
 GiB = 2**30
@@ -152,3 +152,14 @@ def test_an_oom_kill_is_reported_as_kubernetes_reports_it() -> None:
     view = isvc_status.RevisionView.of({"metadata": {"name": replica.revision}}, [replica])
     assert view.failure == "OOMKilled (exit code 137; 90Mi used, limit 64Mi)"
     assert view.exit_code == 137
+
+
+def test_the_ray_backend_asks_ray_for_gpus_and_memory_as_it_did() -> None:
+    resources = {"limits": {"cpu": "2", "memory": "1Gi", "nvidia.com/gpu": "1"}}
+    options = ray_backend.actor_options("r.0", "ns", Demand.of(resources))
+    assert options == {
+        "name": "r.0", "namespace": "ns", "lifetime": "detached", "max_restarts": 0,
+        "scheduling_strategy": "SPREAD", "num_cpus": 2.0, "memory": GiB, "num_gpus": 1,
+    }  # fmt: skip
+    assert ray_backend.actor_options("r.0", "ns", Demand())["num_cpus"] == 0
+    assert "num_gpus" not in ray_backend.actor_options("r.0", "ns", Demand())

@@ -151,6 +151,24 @@ class RayReplica:
             self._log_pos += len(chunk)
 
 
+def actor_options(actor_name: str, namespace: str, demand: backend.Demand) -> dict[str, Any]:
+    """The Ray actor options of a replica: its requests as Ray resources (cpu -> num_cpus,
+    memory -> memory in bytes, nvidia.com/gpu -> num_gpus), spread over nodes."""
+    options: dict[str, Any] = {
+        "name": actor_name,
+        "namespace": namespace,
+        "lifetime": "detached",
+        "max_restarts": 0,
+        "scheduling_strategy": "SPREAD",
+        "num_cpus": demand.cpu or 0,
+    }
+    if demand.memory:
+        options["memory"] = demand.memory
+    if demand.gpu:
+        options["num_gpus"] = demand.gpu
+    return options
+
+
 class RayBackend:
     """Replicas on a Ray cluster."""
 
@@ -190,18 +208,7 @@ class RayBackend:
     ) -> RayReplica:
         demand = launch.demand
         actor_name = f"{launch.name}.{launch.attempt}"
-        options: dict[str, Any] = {
-            "name": actor_name,
-            "namespace": self.namespace,
-            "lifetime": "detached",
-            "max_restarts": 0,
-            "scheduling_strategy": "SPREAD",
-            "num_cpus": demand.cpu or 0,
-        }
-        if demand.memory:
-            options["memory"] = demand.memory
-        if demand.gpu:
-            options["num_gpus"] = demand.gpu
+        options = actor_options(actor_name, self.namespace, demand)
         with contextlib.suppress(ValueError):  # left by a start this process did not finish
             _ray().kill(_ray().get_actor(actor_name, namespace=self.namespace), no_restart=True)
         actor = self._remote.options(**options).remote()
