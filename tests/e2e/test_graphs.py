@@ -320,3 +320,17 @@ def test_the_graph_over_grpc(plane: ControlPlane) -> None:
         stub.ModelInfer(request, timeout=30)
     assert failed.value.code() == grpc.StatusCode.NOT_FOUND
     channel.close()
+
+
+def test_deleting_a_graph_takes_its_route_and_routers_away(plane: ControlPlane) -> None:
+    pods = plane.kubectl("get", "pods", "-o", "name").stdout
+    assert "missing-router-" in pods  # the router runs as a replica, listed as a pod
+    deleted = plane.kubectl("delete", "ig", "missing")
+    assert deleted.returncode == 0, deleted.stderr
+
+    def gone() -> bool:
+        answer = post(plane, "missing", {})
+        pods = plane.kubectl("get", "pods", "-o", "name").stdout
+        return answer.status_code == 404 and "no route" in answer.text and "missing-" not in pods
+
+    wait_until(gone, 30, "the graph's route and router gone")
