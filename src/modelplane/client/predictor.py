@@ -4,8 +4,8 @@ KServe hands a transformer `--predictor_host {name}-predictor.{namespace}` and `
 v1|v2|grpc-v2`; its `Model.predict` then calls the predictor over that protocol, forwarding
 the caller's request id, trace id and authorization. `PredictorClient` is that call. The host
 is a name, not an address: under `modelplane up` it is dialled at the gateway
-(`address`), which routes by the name sent as the Host header (gRPC: `x-modelplane-host`
-metadata, since gRPC servers do not see the authority), exactly as a mesh routes it in a
+(`address`), which routes by the name sent as the Host header (gRPC: a `host`
+metadata entry, since gRPC servers do not see the authority), exactly as a mesh routes it in a
 cluster. The predictor's refusals keep their meaning: a 400 is the caller's fault here too,
 an unreachable predictor is UNAVAILABLE, never a 500 of the transformer's own.
 """
@@ -24,7 +24,7 @@ from modelplane.core.inference import InferInput, InferRequest, InferResponse
 from modelplane.protocol import grpc_codec, jsoncodec, v1, v2
 from modelplane.protocol.grpc_stubs import open_inference_pb2 as pb
 
-HOST_METADATA = "x-modelplane-host"
+HOST_METADATA = "host"
 #: The caller's headers a predictor call carries on, as KServe's `Model` forwards them.
 FORWARDED = ("x-request-id", "x-b3-traceid", "traceparent", "authorization")
 _INFER = "/inference.GRPCInferenceService/ModelInfer"

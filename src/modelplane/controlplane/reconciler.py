@@ -10,6 +10,7 @@ a process — replicas converge in the background and call back, which triggers 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 from modelplane.controlplane import (
     autoscaler,
+    components,
     errors,
     events,
     graphs,
@@ -31,7 +33,7 @@ from modelplane.controlplane import (
 )
 from modelplane.controlplane.gateway import Gateway, routes
 from modelplane.controlplane.settings import UpSettings
-from modelplane.resources import catalog
+from modelplane.resources import catalog, inference_service
 
 log = logging.getLogger("modelplane.controlplane")
 
@@ -44,6 +46,24 @@ WATCHED = (
 
 
 TAG_ROUTING = "serving.kserve.io/enable-tag-routing"
+
+
+@dataclass(frozen=True)
+class _Component:
+    """What one component's pass saw: its plan, revisions, latest and traffic."""
+
+    plan: templates.Plan
+    views: dict[str, isvc_status.RevisionView] = field(default_factory=dict)
+    latest: str | None = None
+    decision: traffic.Decision | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _components(obj: dict[str, Any]) -> list[str]:
+    try:
+        return inference_service.InferenceService.from_object(obj).components()
+    except ValueError:
+        return ["predictor"]
 
 
 @dataclass
@@ -194,23 +214,81 @@ class Reconciler:
         self, obj: dict[str, Any], revs: list[dict[str, Any]], runtimes: templates.Runtimes
     ) -> _Outcome:
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        present = _components(obj)
+        by_component: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for rev in revs:
+            by_component[revisions.component_of(rev)].append(rev)
+        for component, gone in by_component.items():
+            if component not in present:  # taken out of the spec: its revisions go with it
+                for rev in gone:
+                    self._store.delete(catalog.REVISION, namespace, rev["metadata"]["name"])
+                    self._scaler.forget((namespace, rev["metadata"]["name"]))
+        # The service's host reaches the transformer when there is one, else the predictor.
+        entry = "transformer" if "transformer" in present else "predictor"
+        outcome = _Outcome()
+        states = {
+            component: self._component(
+                obj, component, by_component[component], runtimes, outcome, component == entry
+            )
+            for component in present
+        }
+        predictor = states["predictor"]
+        if predictor.latest is None or predictor.decision is None:
+            self._write_status(obj, isvc_status.invalid(obj, predictor.plan, self._settings.domain))
+            return outcome
+        domain = self._settings.domain
+        status = isvc_status.build(
+            obj, predictor.plan, predictor.views, predictor.latest, predictor.decision, domain
+        )
+        for component in present[1:]:
+            state = states[component]
+            url = f"http://{components.hosts(name, component, namespace, domain)[0]}"
+            status_entry = (
+                isvc_status.component_entry(url, state.views, state.latest, state.decision)
+                if state.latest is not None and state.decision is not None
+                else None
+            )
+            condition = isvc_status.component_condition(
+                component, state.plan, state.views, state.latest, state.decision
+            )
+            isvc_status.add_component(status, component, status_entry, condition)
+        for component, state in states.items():
+            for item in (status.get("components") or {}).get(component, {}).get("traffic", []):
+                if item["revisionName"] in state.tags:
+                    tagged = isvc_status.tag_hosts(item["tag"], name, namespace, domain, component)
+                    item["url"] = f"http://{tagged[0]}"
+        self._write_status(obj, status)
+        return outcome
+
+    def _component(
+        self,
+        obj: dict[str, Any],
+        component: str,
+        revs: list[dict[str, Any]],
+        runtimes: templates.Runtimes,
+        outcome: _Outcome,
+        entry: bool,
+    ) -> _Component:
+        """One component's revisions, traffic, replicas and routes (into `outcome`)."""
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        domain = self._settings.domain
         revs.sort(key=revisions.number_of)
-        plan = templates.plan(obj, runtimes, serve_argv=self._serve_argv)
+        plan = templates.plan(obj, runtimes, serve_argv=self._serve_argv, component=component)
         latest = revs[-1] if revs else None
         if plan.spec is not None and (
             latest is None or revisions.digest_of(latest) != revisions.digest(plan.spec)
         ):
             number = (revisions.number_of(latest) if latest else 0) + 1
-            latest = self._store.create(catalog.REVISION, revisions.new(obj, number, plan.spec))
+            latest = self._store.create(
+                catalog.REVISION, revisions.new(obj, number, plan.spec, component)
+            )
             revs.append(latest)
             log.info("%s/%s: created revision %s", namespace, name, latest["metadata"]["name"])
             self.events.record(
                 obj, "Normal", "RevisionCreated", f"created revision {latest['metadata']['name']}"
             )
-        outcome = _Outcome()
         if latest is None:
-            self._write_status(obj, isvc_status.invalid(obj, plan, self._settings.domain))
-            return outcome
+            return _Component(plan)
         views = {
             rev["metadata"]["name"]: isvc_status.RevisionView.of(
                 rev, self._replicas.replicas(namespace, rev["metadata"]["name"])
@@ -223,7 +301,7 @@ class Reconciler:
             latest_name,
             views[latest_name].ready,
             canary,
-            isvc_status.rollout_of(obj),
+            isvc_status.rollout_of(obj, component),
             known=set(views),
         )
         # KServe's tag routing (opt-in by annotation): `latest-` and `prev-` hosts reach one
@@ -240,7 +318,7 @@ class Reconciler:
             view = views[rev_name]
             routed = decision.percent(rev_name) > 0 or rev_name in tags
             desired = self._desired(namespace, rev, view, routed, canary, rev is latest)
-            self._replicas.ensure(namespace, rev_name, revisions.template_of(rev), desired)
+            self._replicas.ensure(namespace, rev_name, self._template(rev, component), desired)
             outcome.keep.add((namespace, rev_name))
             self._write_revision_status(rev, view, desired)
             if not routed:
@@ -264,34 +342,46 @@ class Reconciler:
                 outcome.routes.append(
                     routes.ServiceRoute(
                         namespace,
-                        f"{tags[rev_name]}-{name}",
+                        f"{tags[rev_name]}-{name}"
+                        + ("" if component == "predictor" else f"-{component}"),
                         hosts=isvc_status.tag_hosts(
-                            tags[rev_name], name, namespace, self._settings.domain
+                            tags[rev_name], name, namespace, domain, component
                         ),
                         targets=(only,),
                         timeout=plan.timeout,
                         logger=plan.logger,
+                        component=component,
+                        isvc=name,
+                        entry=False,
                     )
                 )
+        own = components.hosts(name, component, namespace, domain)
         outcome.routes.insert(
             0,
             routes.ServiceRoute(
                 namespace,
-                name,
-                hosts=isvc_status.hosts(name, namespace, self._settings.domain),
+                name if entry else f"{name}-{component}",
+                hosts=(f"{name}.{namespace}.{domain}", *own) if entry else own,
                 targets=tuple(targets),
                 timeout=plan.timeout,
                 logger=plan.logger,
+                component=component,
+                isvc=name,
+                entry=entry,
             ),
         )
-        status = isvc_status.build(obj, plan, views, latest_name, decision, self._settings.domain)
-        domain = self._settings.domain
-        for entry in status["components"]["predictor"]["traffic"]:
-            if entry["revisionName"] in tags:
-                host = isvc_status.tag_hosts(entry["tag"], name, namespace, domain)[0]
-                entry["url"] = f"http://{host}"
-        self._write_status(obj, status)
-        return outcome
+        return _Component(plan, views, latest_name, decision, tags)
+
+    def _template(self, rev: dict[str, Any], component: str) -> replicas.Template:
+        """A revision's process; a transformer or explainer is told where the gateway is, to
+        reach the predictor host through it (not part of the revision: the port may change)."""
+        template = revisions.template_of(rev)
+        ingress = self.graphs.ingress
+        if component == "predictor" or ingress is None:
+            return template
+        grpc = any(a in ("--protocol=grpc-v2",) for a in template.argv)
+        address = ingress.grpc if grpc and ingress.grpc else ingress.http
+        return dataclasses.replace(template, env={**template.env, components.ADDRESS_ENV: address})
 
     def _desired(
         self,

@@ -1,8 +1,10 @@
-"""Revisions: immutable snapshots of a predictor, as Knative keeps them.
+"""Revisions: immutable snapshots of a component, as Knative keeps them.
 
 Each change of an InferenceService's predictor makes a new revision `<name>-predictor-00001`,
-`-00002`, ... whose spec holds everything a replica needs (the process template, concurrency,
-timeout, autoscaling). Revisions live in the store, so a restarted control plane finds them.
+`-00002`, ... (a transformer's `<name>-transformer-00001`, an explainer's
+`<name>-explainer-00001`: each component has its own revisions) whose spec holds everything a
+replica needs (the process template, concurrency, timeout, autoscaling). Revisions live in the
+store, so a restarted control plane finds them.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ import orjson
 from modelplane.controlplane import replicas
 from modelplane.resources import catalog
 
-_NUMBERED = re.compile(r"-predictor-(\d{5,})$")
+_NUMBERED = re.compile(r"-(?:predictor|transformer|explainer)-(\d{5,})$")
+COMPONENT_LABEL = "serving.kserve.io/component"
 
 
-def name_for(isvc: str, number: int) -> str:
-    return f"{isvc}-predictor-{number:05d}"
+def name_for(isvc: str, number: int, component: str = "predictor") -> str:
+    return f"{isvc}-{component}-{number:05d}"
+
+
+def component_of(revision: dict[str, Any]) -> str:
+    labels = revision["metadata"].get("labels") or {}
+    return str(labels.get(COMPONENT_LABEL, "predictor"))
 
 
 def number_of(revision: dict[str, Any]) -> int:
@@ -33,17 +41,19 @@ def digest(spec: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-def new(isvc: dict[str, Any], number: int, spec: dict[str, Any]) -> dict[str, Any]:
+def new(
+    isvc: dict[str, Any], number: int, spec: dict[str, Any], component: str = "predictor"
+) -> dict[str, Any]:
     meta = isvc["metadata"]
     return {
         "apiVersion": catalog.REVISION.api_version,
         "kind": catalog.REVISION.kind,
         "metadata": {
-            "name": name_for(meta["name"], number),
+            "name": name_for(meta["name"], number, component),
             "namespace": meta.get("namespace", "default"),
             "labels": {
                 catalog.ISVC_LABEL: meta["name"],
-                "serving.kserve.io/component": "predictor",
+                COMPONENT_LABEL: component,
                 "serving.knative.dev/configurationGeneration": str(number),
             },
             "annotations": {"modelplane.io/digest": digest(spec)},

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelplane.controlplane import autoscaler, images
+from modelplane.controlplane import autoscaler, components, images
 from modelplane.controlplane.gateway import routes
 from modelplane.controlplane.settings import UpSettings
 from modelplane.resources import inference_service, serving_runtime
@@ -43,10 +43,18 @@ class Plan:
     logger: routes.LoggerSpec | None = None
 
 
-def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) -> Plan:
+def plan(
+    obj: dict[str, Any],
+    runtimes: Runtimes,
+    *,
+    serve_argv: Sequence[str],
+    component: str = "predictor",
+) -> Plan:
+    """The next revision spec of one component (`predictor`, `transformer`, `explainer`)."""
     try:
         isvc = inference_service.InferenceService.from_object(obj)
-        model = isvc.predictor_model()
+        model = isvc.component_model(component)
+        protocol = isvc.predictor_model().protocol_version or "v1"
     except ValueError as exc:
         return Plan(None, ("InvalidSpec", str(exc)))
     logger = None
@@ -68,6 +76,8 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
     try:
         if model.source == "containers":
             container = _main(model.containers)
+        elif model.source == "shap":
+            container = components.shap_container(model)
         else:
             selected = serving_runtime.select_runtime(
                 model, isvc.namespace, runtimes.namespaced, runtimes.cluster
@@ -82,6 +92,11 @@ def plan(obj: dict[str, Any], runtimes: Runtimes, *, serve_argv: Sequence[str]) 
         template = _template(container, model, serve_argv, isvc.name)
     except ValueError as exc:
         return failed("ContainerCannotRun", str(exc))
+    if component != "predictor":
+        template["argv"] = components.link_args(
+            template["argv"], name=isvc.name, namespace=isvc.namespace, protocol=protocol,
+            ours=template["grpc"],
+        )  # fmt: skip
     spec = {
         "template": template,
         "runtime": runtime_name,

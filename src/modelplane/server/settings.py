@@ -65,7 +65,7 @@ class ServerSettings(BaseModel):
     predictor_address: str | None = Field(
         None,
         description="HOST:PORT to dial for --predictor-host, which then goes as the Host header "
-        "(gRPC: x-modelplane-host): a gateway that routes by host; modelplane up sets it. "
+        "(gRPC: host metadata): a gateway that routes by host; modelplane up sets it. "
         "Default: the predictor host itself.",
     )
     device: str | None = Field(

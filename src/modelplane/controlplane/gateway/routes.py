@@ -59,6 +59,16 @@ class ServiceRoute:
     targets: tuple[RevisionTarget, ...]
     timeout: float | None = None
     logger: LoggerSpec | None = None
+    # Which of its InferenceService's components this route reaches. Only the entry route (the
+    # transformer when there is one, else the predictor) answers by model name; an explainer's
+    # route also takes the `:explain` calls sent to the service's entry.
+    component: str = "predictor"
+    isvc: str = ""  # the InferenceService, where the route's name is not it
+    entry: bool = True
+
+    @property
+    def service_key(self) -> tuple[str, str]:
+        return (self.namespace, self.isvc or self.name)
 
     def target(self, revision: str) -> RevisionTarget | None:
         for target in self.targets:
@@ -108,13 +118,17 @@ class RouteTable:
         self._by_key: dict[tuple[str, str], ServiceRoute] = {}
         self._by_name: dict[str, list[ServiceRoute]] = {}
         self._revisions: dict[tuple[str, str], RevisionTarget] = {}
+        self._explainers: dict[tuple[str, str], ServiceRoute] = {}
         for route in self.routes:
             for target in route.targets:
                 self._revisions.setdefault(target.key, target)
-            self._by_key[(route.namespace, route.name)] = route
-            self._by_name.setdefault(route.name, []).append(route)
             for host in route.hosts:
                 self._by_host[host.lower()] = route
+            if route.component == "explainer":
+                self._explainers[route.service_key] = route
+            self._by_key[(route.namespace, route.name)] = route
+            if route.entry:
+                self._by_name.setdefault(route.name, []).append(route)
 
     def service(self, namespace: str, name: str) -> ServiceRoute | None:
         return self._by_key.get((namespace, name))
@@ -130,13 +144,20 @@ class RouteTable:
 
     def by_model(self, name: str) -> ServiceRoute | None:
         route = self._by_key.get(("default", name))
-        if route is not None:
+        if route is not None and route.entry:
             return route
         candidates = self._by_name.get(name, [])
         return candidates[0] if len(candidates) == 1 else None
 
     def resolve(self, host: str, path: str) -> tuple[ServiceRoute | None, str]:
         """The route for an HTTP request, and (when none) a sentence naming what was tried."""
+        route, why = self._resolve(host, path)
+        if route is not None and route.entry and path.endswith(":explain"):
+            # KServe's ingress: `:explain` on the service goes to its explainer, if it has one.
+            return self._explainers.get(route.service_key, route), why
+        return route, why
+
+    def _resolve(self, host: str, path: str) -> tuple[ServiceRoute | None, str]:
         route = self.by_host(host)
         if route is not None:
             return route, ""
