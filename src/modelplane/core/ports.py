@@ -41,7 +41,10 @@ def listening(host: str, port: int, setting: str, *, reuse_port: bool = False) -
 def reserve(host: str, port: int, setting: str, *, reuse_port: bool = True) -> socket.socket:
     """A TCP socket bound to host:port and not listening: the port is held, and with
     `reuse_port` (SO_REUSEPORT) processes started later can listen on it."""
-    sock = socket.socket(family(host), socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio turns Nagle off (TCP_NODELAY) only on connections
+    # whose socket says it is TCP, and accepted sockets inherit this one's proto. Without it an
+    # answer written as head then body waits ~40 ms for the peer's delayed ACK.
+    sock = socket.socket(family(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         # SO_REUSEADDR, as every server sets it: a restart is not refused for the minutes the
         # last run's closed connections linger in TIME_WAIT.
