@@ -8,8 +8,9 @@ a last line `assistant:` for the model to continue.
 
 Each request is checked before generation starts: the prompt is tokenized and must leave room
 in the model's context for `max_tokens` (default: 16 for completions, as OpenAI's; the rest of
-the context for chat), else `ContextLengthExceeded` (400) says by how much. Generation runs in
-its own thread (`hf_streaming`); `stop()` cancels the ones still running.
+the context for chat), else `ContextLengthExceeded` (400) says by how much. All of a model's
+generations run in one decoding loop (`hf_decoder`: continuous batching), each request as a
+`hf_streaming.Generation`; `stop()` cancels the ones still running.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.core import completions, errors, model
-from modelplane.runtimes import hf_streaming, hf_text, huggingface
+from modelplane.runtimes import hf_decoder, hf_sampling, hf_streaming, hf_text, huggingface
 
 COMPLETION_MAX_TOKENS = 16
 _STOP_WAIT = 10.0
@@ -37,6 +38,7 @@ class GenerativeModel(huggingface.HuggingFaceModel):
         #: Tokens generated since load, across requests (a cancelled request stops adding).
         self.generated_tokens = 0
         self.cancelled_generations = 0
+        self._decoder: hf_decoder.Decoder | None = None
 
     def _auto_class(self) -> str:
         return "AutoModelForCausalLM"
@@ -53,15 +55,16 @@ class GenerativeModel(huggingface.HuggingFaceModel):
         if self.pad_id is None and self.eos_ids:
             self.pad_id = min(self.eos_ids)
         self.max_context = self.context_length()
+        vocab = getattr(self._model.config, "vocab_size", None) or len(self._tokenizer)
+        suppressed = hf_sampling.suppressed_ids(generation, vocab)
+        pad = self.pad_id if self.pad_id is not None else 0
+        self._decoder = hf_decoder.Decoder(self._model, self.device, pad, suppressed)
         return self.ready
 
     def stop(self) -> None:
-        with self._idle:
-            running = list(self._active)
-        for generation in running:
-            generation.cancel()
-        for generation in running:
-            generation.join(_STOP_WAIT)
+        decoder, self._decoder = self._decoder, None
+        if decoder is not None:
+            decoder.close(_STOP_WAIT)
         super().stop()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -103,41 +106,28 @@ class GenerativeModel(huggingface.HuggingFaceModel):
     def _generate(
         self, prompt: str, sampling: completions.Sampling, *, special_tokens: bool, chat: bool
     ) -> hf_streaming.Generation:
-        if self._model is None:
+        decoder = self._decoder
+        if self._model is None or decoder is None:
             raise errors.ModelNotReady(self.name)
-        import torch
-
         with self._tokenizer_lock:
             ids = self._tokenizer(prompt, add_special_tokens=special_tokens)["input_ids"]
         if not ids:
             raise errors.InvalidInput("the prompt is empty; send some text to continue")
         max_tokens = self._budget(len(ids), sampling.max_tokens, chat)
-        input_ids = torch.tensor([ids], device=self.device)
-        options: dict[str, Any] = {
-            "input_ids": input_ids,
-            "attention_mask": torch.ones_like(input_ids),
-            "max_new_tokens": max_tokens,
-            "pad_token_id": self.pad_id,
-            "eos_token_id": sorted(self.eos_ids) or None,
-        }
-        if sampling.temperature == 0:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            options.update(
-                do_sample=True, temperature=sampling.temperature, top_p=sampling.top_p, top_k=None
-            )
+        settings = hf_sampling.Settings(sampling.temperature, sampling.top_p)
         generation = hf_streaming.Generation(
-            self._model,
-            options,
+            list(ids),
+            max_tokens,
+            settings,
             hf_text.TextStream(self._decode, sampling.stop),
-            len(ids),
             self.eos_ids,
             self._count_token,
             self._ended,
         )
         with self._idle:
             self._active.add(generation)
-        return generation.start()
+        decoder.submit(generation)
+        return generation
 
     def _budget(self, prompt_tokens: int, asked: int | None, chat: bool) -> int:
         """How many tokens to generate at most; `ContextLengthExceeded` if they cannot fit."""

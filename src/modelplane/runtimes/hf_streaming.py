@@ -1,24 +1,21 @@
-"""One generation: `model.generate` in its own thread, its tokens as an async stream of deltas.
+"""One request's generation: the tokens the batched decoder picks for it, as async text deltas.
 
-transformers calls the streamer (`put`) with each new token from the generating thread; the
-tokens are turned into text there (`hf_text.TextStream`), so the event loop only relays deltas.
-A stopping criterion checked after every token ends generation when a stop sequence has
-appeared or when `cancel()` (the server's `aclose()` on a client disconnect) was called.
+The decoder (`hf_decoder`) runs in a thread of its own and hands each request's new token to
+`Generation.accept`, which turns it into text there (`hf_text.TextStream`), so the event loop
+only relays deltas. `accept` also says when the request is over: its token budget spent, an
+end-of-sequence token, a stop sequence, or `cancel()` (the server's `aclose()` on a client
+disconnect); the decoder then drops the request's row and calls `finish`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
-from modelplane.core import completions, errors
-from modelplane.runtimes import hf_text
-
-log = logging.getLogger(__name__)
+from modelplane.core import completions
+from modelplane.runtimes import hf_sampling, hf_text
 
 Item = completions.Delta | BaseException
 
@@ -56,45 +53,40 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 
 
 class Generation:
-    """An async iterator of deltas, fed by `model.generate` running in a thread."""
+    """An async iterator of deltas, fed by the model's decoder thread."""
 
     def __init__(
         self,
-        model: Any,
-        generate_options: dict[str, Any],
+        prompt_ids: list[int],
+        max_tokens: int,
+        sampling: hf_sampling.Settings,
         text: hf_text.TextStream,
-        prompt_tokens: int,
         eos_ids: frozenset[int],
         on_token: Callable[[], None],
         on_end: Callable[[Generation], None],
     ) -> None:
-        self._model = model
-        self._options = generate_options
+        self.prompt_ids = prompt_ids
+        self.max_tokens = max_tokens
+        self.sampling = sampling
         self._text = text
         self._eos = eos_ids
         self._on_token = on_token
         self._on_end = on_end
         self._channel = Channel()
         self._cancel = threading.Event()
-        self._prompt_seen = False
         self._last_token: int | None = None
         self._finished = False
-        self.prompt_tokens = prompt_tokens
+        self.prompt_tokens = len(prompt_ids)
         self.completion_tokens = 0
-        #: Set when the generating thread has ended, for whatever reason.
+        #: Set when the decoder is done with this request, for whatever reason.
         self.done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="generate", daemon=True)
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def start(self) -> Generation:
-        self._thread.start()
-        return self
-
     def cancel(self) -> None:
-        """Stop generating after the current token (a no-op once generation has ended)."""
+        """Stop generating after the current step (a no-op once generation has ended)."""
         if not self.done.is_set():
             self._cancel.set()
 
@@ -120,46 +112,33 @@ class Generation:
         self._finished = True
         self.cancel()
 
-    # -- the generating thread -----------------------------------------------------------
+    # -- called from the decoder thread --------------------------------------------------
 
-    def _run(self) -> None:
-        try:
-            import torch
-            from transformers import StoppingCriteriaList
+    def accept(self, token: int) -> bool:
+        """Take the next token; True while the request wants more."""
+        if self.cancelled or self._text.stopped:
+            return False
+        self.completion_tokens += 1
+        self._last_token = token
+        self._on_token()
+        text = self._text.push(token)
+        if text:
+            self._channel.put(completions.Delta(text))
+        return not (
+            self._text.stopped
+            or token in self._eos
+            or self.completion_tokens >= self.max_tokens
+            or self.cancelled
+        )
 
-            criteria = StoppingCriteriaList([_halt_criterion(self._halted)])
-            with torch.inference_mode():
-                self._model.generate(**self._options, streamer=self, stopping_criteria=criteria)
+    def finish(self, error: BaseException | None = None) -> None:
+        """The last item: the final delta (finish reason and usage), or why it failed."""
+        if error is None:
             self._channel.put(self._final())
-        except Exception as exc:  # whatever generate raises ends this request, not the server
-            log.warning("generation failed: %s: %s", type(exc).__name__, exc)
-            self._channel.put(
-                errors.InferenceError(f"generation failed: {type(exc).__name__}: {exc}")
-            )
-        finally:
-            self.done.set()
-            self._on_end(self)
-
-    def _halted(self) -> bool:
-        return self._cancel.is_set() or self._text.stopped
-
-    def put(self, value: Any) -> None:
-        """transformers' streamer hook: first the prompt, then each new token."""
-        if not self._prompt_seen:
-            self._prompt_seen = True
-            return
-        for token in value.reshape(-1).tolist():
-            if self._halted():
-                return
-            self.completion_tokens += 1
-            self._last_token = token
-            self._on_token()
-            text = self._text.push(token)
-            if text:
-                self._channel.put(completions.Delta(text))
-
-    def end(self) -> None:
-        """transformers' streamer hook at the end; the final delta is sent by `_run`."""
+        else:
+            self._channel.put(error)
+        self.done.set()
+        self._on_end(self)
 
     def _final(self) -> completions.Delta:
         tail = self._text.flush()
@@ -168,17 +147,3 @@ class Generation:
             reason = "stop"
         usage = completions.Usage(self.prompt_tokens, self.completion_tokens)
         return completions.Delta(tail, reason, usage)
-
-
-def _halt_criterion(halted: Callable[[], bool]) -> Any:
-    import torch
-    from transformers import StoppingCriteria
-
-    class Halt(StoppingCriteria):
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            stop = halted()
-            return torch.full(
-                (input_ids.shape[0],), stop, dtype=torch.bool, device=input_ids.device
-            )
-
-    return Halt()
