@@ -64,7 +64,18 @@ def test_every_alias_is_declared_on_its_field() -> None:
         "storage_uri": ["--model_dir"],
         "http_port": ["--http_port"],
         "grpc_port": ["--grpc_port"],
+        "predictor_host": ["--predictor_host"],
+        "predictor_protocol": ["--protocol", "--predictor_protocol"],
     }
+
+
+def test_a_transformers_kserve_args_parse() -> None:
+    settings = parse("--model_name", "iris", "--predictor_host", "iris-predictor.default",
+                     "--protocol", "grpc-v2")  # fmt: skip
+    assert settings.predictor_host == "iris-predictor.default"
+    assert settings.predictor_protocol == "grpc-v2"
+    with pytest.raises(click.BadParameter):
+        parse("--predictor_protocol", "v3")
 
 
 def test_the_exported_runtimes_args_parse_to_kserves_layout() -> None:
