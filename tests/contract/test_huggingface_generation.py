@@ -3,11 +3,14 @@
 A causal LM is chosen from its config, answers completions and chat completions as async
 streams of deltas ending with the finish reason and usage, checks the context before it starts
 generating, uses the tokenizer's chat template when there is one, refuses V1/V2, and stops its
-generations when the model is stopped.
+generations when the model is stopped. Concurrent requests share one decoding batch: each gets
+the answer it would get alone (greedy), its own budget, stop sequences and sampling, and a
+cancelled one leaves the others running.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +25,7 @@ TEMPLATE = (
     "{% if add_generation_prompt %}<assistant>{% endif %}"
 )
 GREEDY = completions.Sampling(max_tokens=8, temperature=0)
+IDLE = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +150,74 @@ async def test_stop_cancels_running_generations(gpt2_dir: Path) -> None:
     assert model.wait_idle(0)
     assert model.cancelled_generations == 1
     assert model.generated_tokens < 500
+
+
+async def test_concurrent_greedy_streams_each_get_their_own_answer(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    prompts = ["the fox", "paris is the capital of", "a bad movie makes", "berlin"] * 2
+    alone = {
+        p: await completions.collect(generator.create_completion(completion(p))) for p in prompts
+    }
+
+    together = await asyncio.gather(
+        *(completions.collect(generator.create_completion(completion(p))) for p in prompts)
+    )
+
+    assert list(together) == [alone[p] for p in prompts]
+
+
+async def test_a_stream_joining_a_running_batch_gets_its_own_answer(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    short = completion("berlin", completions.Sampling(max_tokens=12, temperature=0))
+    alone = await completions.collect(generator.create_completion(short))
+    long = generator.create_completion(
+        completion("the quick brown fox jumps", completions.Sampling(max_tokens=60, temperature=0))
+    )
+    await anext(long)  # the long one is decoding: the short one joins a running batch
+
+    joined = await completions.collect(generator.create_completion(short))
+    await long.aclose()
+
+    assert joined == alone
+    assert generator.wait_idle(IDLE)
+
+
+async def test_each_stream_keeps_its_own_budget_stop_and_sampling(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    greedy = await completions.collect(generator.create_completion(completion("the fox")))
+    stop_at = greedy[0][3:6]
+    requests = [
+        completion("the fox", completions.Sampling(max_tokens=3, temperature=0)),
+        completion("the fox", completions.Sampling(max_tokens=8, temperature=0, stop=(stop_at,))),
+        completion("the fox", completions.Sampling(max_tokens=20, temperature=1.5, top_p=0.9)),
+    ]
+
+    short, stopped, sampled = await asyncio.gather(
+        *(completions.collect(generator.create_completion(r)) for r in requests)
+    )
+
+    assert short[1:] == ("length", completions.Usage(greedy[2].prompt_tokens, 3))
+    assert stopped[0] == greedy[0][: greedy[0].index(stop_at)] and stopped[1] == "stop"
+    assert sampled[2].completion_tokens == 20
+
+
+async def test_cancelling_one_stream_leaves_the_others_running(
+    generator: hf_generative.GenerativeModel,
+) -> None:
+    cancelled_before = generator.cancelled_generations
+    alone = await completions.collect(generator.create_completion(completion("paris is")))
+    doomed = generator.create_completion(
+        completion("the fox", completions.Sampling(max_tokens=1000, temperature=0))
+    )
+    kept = generator.create_completion(completion("paris is"))
+    await anext(doomed)
+
+    await doomed.aclose()
+    answer = await completions.collect(kept)
+
+    assert answer == alone
+    assert generator.wait_idle(IDLE)
+    assert generator.cancelled_generations == cancelled_before + 1
