@@ -3,8 +3,8 @@
 KServe's router forwards the headers that match any of its propagate patterns (regular
 expressions, from `PROPAGATE_HEADERS`, comma-separated); modelplane does the same, matching
 names without regard to case as HTTP does. The request id always goes on: a graph request
-without an `x-request-id` (or KServe's `ce-id`) is given one here, so every step's request (and the gateway's
-request logger, which stamps it on each CloudEvent) carries the graph's id.
+without an `x-request-id` (or KServe's `ce-id`) is given one here, so every step's request
+(and the gateway's request logger, which stamps it on each CloudEvent) carries the graph's id.
 """
 
 from __future__ import annotations
