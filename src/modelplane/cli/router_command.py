@@ -13,7 +13,7 @@ import click
 from modelplane.cli import options
 from modelplane.graph.settings import RouterSettings
 
-ENV_PREFIX = "MODELPLANE_ROUTER_"
+ENV_PREFIX = "MODELPLANE_"  # as serve: a backend's MODELPLANE_HOST and ports apply
 
 
 @click.command()
