@@ -314,11 +314,16 @@ def test_the_graph_over_grpc(plane: ControlPlane) -> None:
     answer = stub.ModelInfer(request, timeout=30)
     outputs = {o.name: list(o.contents.int64_contents) for o in answer.outputs}
     assert outputs == {"grpc/output-0": [0], "rest/output-0": [0]}
-    request.parameters["mode"].string_param = ""
+    # A `host` metadata entry picks the graph as it picks a service; the model name is free.
+    request.model_name = "anything"
+    by_host = stub.ModelInfer(request, timeout=30, metadata=(("host", HOST.format("deps")),))
+    assert len(by_host.outputs) == 2 and by_host.model_name == "anything"
+    request.model_name = "deps"
     del request.parameters["mode"]
     with pytest.raises(grpc.RpcError) as failed:  # no condition matches: 404 is NOT_FOUND
         stub.ModelInfer(request, timeout=30)
     assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "None of the routes matched" in (failed.value.details() or "")
     channel.close()
 
 
