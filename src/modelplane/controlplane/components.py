@@ -66,3 +66,15 @@ def link_args(argv: Sequence[str], *, name: str, namespace: str, protocol: str,
     if not ours and not given("--http_port", "--http-port"):
         out.append("--http_port={http_port}")  # `modelplane serve` takes its port from the env
     return out
+
+
+def speaks_grpc(argv: Sequence[str]) -> bool:
+    """Whether a component's command line has it call the predictor over grpc-v2."""
+    flags = ("--protocol", "--predictor_protocol", "--predictor-protocol")
+    for index, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in flags:
+            if not value and index + 1 < len(argv):
+                value = argv[index + 1]
+            return value == "grpc-v2"
+    return False

@@ -379,8 +379,9 @@ class Reconciler:
         ingress = self.graphs.ingress
         if component == "predictor" or ingress is None:
             return template
-        grpc = any(a in ("--protocol=grpc-v2",) for a in template.argv)
-        address = ingress.grpc if grpc and ingress.grpc else ingress.http
+        # grpc-v2 dials the gateway's gRPC port (when it has one), every other protocol REST.
+        grpc = ingress.grpc if components.speaks_grpc(template.argv) else None
+        address = grpc or ingress.http
         return dataclasses.replace(template, env={**template.env, components.ADDRESS_ENV: address})
 
     def _desired(

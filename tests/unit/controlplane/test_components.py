@@ -82,3 +82,10 @@ def test_each_component_gets_revisions_routes_and_status(world: Any) -> None:
     revs = {r["metadata"]["name"] for r in objects.list(catalog.REVISION)[0]}
     assert revs == {"iris-predictor-00001"}
     assert set(status(objects)["components"]) == {"predictor"}
+
+
+def test_which_gateway_port_a_component_dials_follows_its_protocol() -> None:
+    assert components.speaks_grpc(["serve", "--protocol=grpc-v2"])
+    assert components.speaks_grpc(["python", "-m", "t", "--predictor_protocol", "grpc-v2"])
+    assert not components.speaks_grpc(["serve", "--protocol", "v2"])
+    assert not components.speaks_grpc(["serve"])
