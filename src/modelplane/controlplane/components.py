@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from modelplane.resources import inference_service
 
 #: The built-in explainer's class, run by `modelplane serve` (runtimes/shap_explainer.py).
-SHAP_CLASS = "modelplane.runtimes.shap_explainer:ShapExplainer"
+SHAP_CLASS = inference_service.SHAP_EXPLAINER_CLASS
 #: The variable a `modelplane serve` component reads (its --predictor-address) to reach the
 #: predictor host through the gateway.
 ADDRESS_ENV = "MODELPLANE_PREDICTOR_ADDRESS"

@@ -13,9 +13,10 @@ What comes out:
   runtime should keep getting KServe's. The exported services name theirs instead;
 - each InferenceService as written, except that its predictor names that runtime
   (`predictor.model.runtime`), a legacy framework key (`predictor.sklearn`) turned into the
-  `predictor.model` form KServe needs for a named runtime. Everything else (replicas, canary,
-  resources, transformer, labels) stays; only what a server sets (`status`, `resourceVersion`,
-  `uid`, ...) is dropped, so `kubectl apply` creates rather than conflicts;
+  `predictor.model` form KServe needs for a named runtime, and modelplane's built-in
+  `explainer.shap` turned into the container running it in the image. Everything else
+  (replicas, canary, resources, transformer, labels) stays; only what a server sets (`status`,
+  `resourceVersion`, `uid`, ...) is dropped, so `kubectl apply` creates rather than conflicts;
 - every other object (a ServingRuntime, a Secret with storage credentials) unchanged, less the
   same server-set fields.
 
@@ -149,6 +150,7 @@ def export(documents: list[dict[str, Any]], *, image: str, all_runtimes: bool = 
         obj = _without_server_fields(document)
         if obj.get("kind") == "InferenceService":
             model = _point_at_runtime(obj, known, given_runtimes, result.notes)
+            _shap_as_container(obj, image)
             if model is not None and model.model_format is not None:
                 versions = used.setdefault(model.model_format, set())
                 versions.update([model.model_format_version] if model.model_format_version else [])
@@ -211,6 +213,41 @@ def _point_at_runtime(
         obj["spec"]["predictor"] = predictor
     predictor["model"]["runtime"] = fmt.runtime
     return model
+
+
+def _shap_as_container(obj: dict[str, Any], image: str) -> None:
+    """`explainer.shap` (modelplane's, which KServe does not know) as the custom container that
+    runs it: `modelplane serve` of the class, the background data through KServe's storage
+    initializer (`STORAGE_URI`), the settings in the environment. KServe adds the predictor host."""
+    explainer = obj["spec"].get("explainer")
+    if not isinstance(explainer, dict) or not isinstance(explainer.get("shap"), dict):
+        return
+    shap = inference_service.ShapExplainerSpec.model_validate(explainer.pop("shap"))
+    env = [
+        {"name": HOST_ENV, "value": "0.0.0.0"},
+        *(
+            {"name": k, "value": v}
+            for k, v in inference_service.config_env(shap.type, shap.config).items()
+        ),
+        *(e.model_dump(by_alias=True, exclude_none=True) for e in shap.env),
+    ]
+    args = [f"--model-class={inference_service.SHAP_EXPLAINER_CLASS}", f"--http_port={HTTP_PORT}",
+            "--grpc_port=-1", *shap.args]  # fmt: skip
+    if shap.storage_uri:
+        env.append({"name": "STORAGE_URI", "value": shap.storage_uri})
+        args.append(f"--model_dir={MODEL_DIR}")
+    container: dict[str, Any] = {
+        "name": inference_service.PREDICTOR_CONTAINER,
+        "image": image,
+        "command": ["modelplane", "serve"],
+        "args": args,
+        "env": env,
+        "securityContext": copy.deepcopy(_SECURITY_CONTEXT),
+    }
+    resources = shap.resources_dict()
+    if resources:
+        container["resources"] = resources
+    explainer["containers"] = [container]
 
 
 def _as_model_form(predictor: dict[str, Any], key: str) -> dict[str, Any]:

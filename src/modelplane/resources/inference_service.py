@@ -40,6 +40,8 @@ FRAMEWORKS = (
 )
 #: An InferenceService's components, in the order a request meets them behind the predictor.
 COMPONENTS = ("predictor", "transformer", "explainer")
+#: The class `modelplane serve` runs for `spec.explainer.shap` (runtimes/shap_explainer.py).
+SHAP_EXPLAINER_CLASS = "modelplane.runtimes.shap_explainer:ShapExplainer"
 #: The environment variable that carries a built-in explainer's `config` (JSON).
 EXPLAINER_CONFIG_ENV = "MODELPLANE_EXPLAINER_CONFIG"
 #: The container KServe treats as the model server when a pod has several.
@@ -318,7 +320,8 @@ class InferenceService(meta.Model):
             shap = spec.shap
             return PredictorModel(
                 source="shap", model_format=shap.type, storage_uri=shap.storage_uri,
-                args=shap.args, env={**shap.env_dict(), **_config_env(shap.config)},
+                args=shap.args,
+                env={**shap.env_dict(), **config_env(shap.type, shap.config)},
                 resources=shap.resources_dict(), **extension,
             )  # fmt: skip
         if not spec.containers:
@@ -373,5 +376,6 @@ def _default_protocol(source: str) -> Protocol:
     return "v2" if source == "triton" else "v1"
 
 
-def _config_env(config: dict[str, str]) -> dict[str, str]:
-    return {EXPLAINER_CONFIG_ENV: json.dumps(config, sort_keys=True)} if config else {}
+def config_env(kind: str, config: dict[str, str]) -> dict[str, str]:
+    """The built-in explainer's type and `config`, as the environment that carries them."""
+    return {EXPLAINER_CONFIG_ENV: json.dumps({"type": kind, **config}, sort_keys=True)}

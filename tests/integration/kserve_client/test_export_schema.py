@@ -110,3 +110,16 @@ def test_the_checker_refuses_what_kserve_would() -> None:
         "valid string (V1ResourceRequirements)",
         "InferenceService.spec.predictor.model.storageURI: unknown field (not in V1beta1ModelSpec)",
     ]
+
+
+def test_a_service_with_a_transformer_and_the_builtin_explainer_fits_kserves_schema() -> None:
+    obj = isvc({"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "s3://m"}})
+    obj["spec"]["transformer"] = {
+        "containers": [{"name": "kserve-container", "image": "modelplane:0.1.0",
+                        "command": ["modelplane", "serve", "--model-class=t:T"]}]
+    }  # fmt: skip
+    obj["spec"]["explainer"] = {"shap": {"storageUri": "s3://bg", "config": {"nsamples": "50"}}}
+    objects = exported([obj])
+    assert "containers" in objects[-1]["spec"]["explainer"]
+    for found in objects:
+        assert kube_schema.problems(found) == [], found

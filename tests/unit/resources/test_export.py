@@ -240,3 +240,22 @@ def test_an_invalid_service_is_refused_with_its_fields(
         run(isvc(predictor))
     assert 'InferenceService.serving.kserve.io "sklearn-iris" is invalid: ' in str(caught.value)
     assert cause in str(caught.value)
+
+
+def test_the_builtin_explainer_becomes_a_container_kserve_runs() -> None:
+    shap = {"type": "PermutationExplainer", "storageUri": "s3://bg", "config": {"max_evals": "99"}}
+    obj = isvc({"model": model()})
+    obj["spec"]["explainer"] = {"minReplicas": 2, "shap": shap}
+    (service,) = services(run(obj))
+    explainer = service["spec"]["explainer"]
+    assert "shap" not in explainer and explainer["minReplicas"] == 2
+    (container,) = explainer["containers"]
+    assert container["image"] == IMAGE and container["command"] == ["modelplane", "serve"]
+    assert f"--model-class={inference_service.SHAP_EXPLAINER_CLASS}" in container["args"]
+    assert "--model_dir=/mnt/models" in container["args"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["STORAGE_URI"] == "s3://bg"
+    assert env["MODELPLANE_EXPLAINER_CONFIG"] == (
+        '{"max_evals": "99", "type": "PermutationExplainer"}'
+    )
+    validation.validate(service)  # still a service modelplane runs: containers now
