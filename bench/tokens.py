@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-KEYS = {"gen-c1": 1, "gen-c8": 8}  # --only key -> concurrent streams
+KEYS = {"gen-c1": 1, "gen-c8": 8, "gen-c32": 32}  # --only key -> concurrent streams
 TITLE = "generation (tiny GPT-2, CPU)"
 PROMPT = "the quick brown fox"
 MAX_TOKENS = 64
