@@ -89,3 +89,29 @@ def test_which_gateway_port_a_component_dials_follows_its_protocol() -> None:
     assert components.speaks_grpc(["python", "-m", "t", "--predictor_protocol", "grpc-v2"])
     assert not components.speaks_grpc(["serve", "--protocol", "v2"])
     assert not components.speaks_grpc(["serve"])
+
+
+def test_a_custom_explainer_container_gets_kserves_args() -> None:
+    containers = [{"name": "kserve-container", "image": "me/explainer", "command": ["explain"]}]
+    obj = with_components(explainer={"containers": containers})
+    runtimes = templates.Runtimes(cluster=builtin.cluster_runtimes())
+    plan = templates.plan(obj, runtimes, serve_argv=SERVE, component="explainer")
+    assert plan.spec is not None
+    assert plan.spec["template"]["argv"] == [
+        "explain", "--model_name=iris", "--predictor_host=iris-predictor.default",
+        "--protocol=v1", "--http_port={http_port}",
+    ]  # fmt: skip
+
+
+def test_a_component_that_cannot_run_keeps_the_service_from_ready(world: Any) -> None:
+    objects, fakes, _gateway, loop = world
+    image_only = {"containers": [{"name": "kserve-container", "image": "me/transformer"}]}
+    put(objects, with_components(transformer=image_only))
+    loop.reconcile()
+    fakes.ready.add("iris-predictor-00001")
+    loop.reconcile()
+    conditions = status(objects)["conditions"]
+    assert ready(conditions, "PredictorReady") == "True"
+    found = next(c for c in conditions if c["type"] == "TransformerReady")
+    assert found["status"] == "False" and found["reason"] == "ContainerCannotRun"
+    assert ready(conditions) == "False"
