@@ -221,3 +221,26 @@ async def test_cancelling_one_stream_leaves_the_others_running(
     assert answer == alone
     assert generator.wait_idle(IDLE)
     assert generator.cancelled_generations == cancelled_before + 1
+
+
+async def test_batched_greedy_answers_match_transformers_generate(
+    generator: hf_generative.GenerativeModel, gpt2_dir: Path
+) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(gpt2_dir))
+    reference = AutoModelForCausalLM.from_pretrained(str(gpt2_dir), dtype=torch.float32).eval()
+    prompts = ["the fox", "paris is the capital of", "a bad movie makes"]
+    expected = []
+    for prompt in prompts:
+        ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+        with torch.inference_mode():
+            out = reference.generate(ids, max_new_tokens=8, do_sample=False, pad_token_id=0)
+        expected.append(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+
+    answers = await asyncio.gather(
+        *(completions.collect(generator.create_completion(completion(p))) for p in prompts)
+    )
+
+    assert [text for text, _, _ in answers] == expected
