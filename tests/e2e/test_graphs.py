@@ -339,3 +339,32 @@ def test_deleting_a_graph_takes_its_route_and_routers_away(plane: ControlPlane) 
         return answer.status_code == 404 and "no route" in answer.text and "missing-" not in pods
 
     wait_until(gone, 30, "the graph's route and router gone")
+
+
+def test_a_graph_its_router_cannot_route_says_why_in_its_status(plane: ControlPlane) -> None:
+    plane.apply(
+        f"""{IG}metadata:
+  name: bad-condition
+spec:
+  nodes:
+    root:
+      routerType: Switch
+      steps:
+      - serviceName: echo
+        condition: "instances.#(intval>"
+"""
+    )
+
+    def failed() -> dict[str, Any] | None:
+        conditions = graph(plane, "bad-condition").get("status", {}).get("conditions", [])
+        found = [c for c in conditions if c.get("reason") == "RouterFailed"]
+        return found[0] if found else None
+
+    condition = wait_until(failed, 30, "the graph's RouterFailed status")
+    assert "condition" in condition["message"] and condition["status"] == "False"
+    assert plane.kubectl("delete", "ig", "bad-condition").returncode == 0
+    wait_until(
+        lambda: "bad-condition-" not in plane.kubectl("get", "pods", "-o", "name").stdout,
+        30,
+        "the crash-looping router gone",
+    )
