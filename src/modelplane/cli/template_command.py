@@ -15,7 +15,8 @@ import click
 @click.command("template", hidden=True)
 @click.option("--socket", "socket_path", required=True, type=click.Path(path_type=Path))
 @click.option("--model-format", default="", help="the format whose framework to import first")
-def template(socket_path: Path, model_format: str) -> None:
+@click.option("--parent", type=int, required=True, help="the control plane's pid; exit without it")
+def template(socket_path: Path, model_format: str, parent: int) -> None:
     """A process with the server imported that forks `modelplane serve` replicas (internal)."""
     from modelplane.observability import logs
     from modelplane.runtimes import preload
@@ -26,7 +27,7 @@ def template(socket_path: Path, model_format: str) -> None:
     loaded = preload.preload(model_format)
     imported = ", ".join(loaded) or "the server"
     click.echo(f"template for {model_format or 'any format'}: imported {imported}")
-    warm.run(socket_path, _serve, after_fork=logs.after_fork)
+    warm.run(socket_path, parent, _serve, after_fork=logs.after_fork)
 
 
 def _serve(args: Sequence[str]) -> int:

@@ -51,9 +51,14 @@ class Request:
         return cls([str(a) for a in args], {str(k): str(v) for k, v in env.items()}, log)
 
 
-def run(path: Path, serve: Serve, after_fork: Callable[[], None] = lambda: None) -> None:
-    """Answer fork requests on the Unix socket `path` until the parent process is gone."""
-    parent = os.getppid()
+def run(
+    path: Path, parent: int, serve: Serve, after_fork: Callable[[], None] = lambda: None
+) -> None:
+    """Answer fork requests on the Unix socket `path` while process `parent` is our parent.
+
+    The parent's pid comes from the parent itself: one that died during our imports has left
+    us to init already, and os.getppid() at this point would name init.
+    """
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -151,3 +152,15 @@ def test_options_are_read_in_both_spellings() -> None:
     assert warm.option(args, "--http-port") is None
     assert warm.serve_args([*warm.SERVE, "--x"]) == ["--x"]
     assert warm.serve_args(["modelplane", "serve"]) is None
+
+
+def test_a_template_whose_control_plane_died_during_its_imports_exits(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a control plane killed while its template was still importing
+    template = subprocess.run(
+        [*warm.SERVE[:-1], "template", "--socket", str(tmp_path / "t.sock"),
+         "--parent", str(gone.pid)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert template.returncode == 0, template.stderr
+    assert not (tmp_path / "t.sock").exists()

@@ -132,7 +132,7 @@ class _Template:
         with open(log_path, "ab") as out:
             self.process = subprocess.Popen(
                 [*SERVE[:-1], "template", "--socket", str(socket_path),
-                 "--model-format", model_format],
+                 "--model-format", model_format, "--parent", str(os.getpid())],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
