@@ -55,6 +55,32 @@ def from_numpy(dtype: np.dtype[Any]) -> str:
     raise errors.UnsupportedDatatype(f"numpy dtype {dtype} has no Open Inference Protocol datatype")
 
 
+#: Integer dtypes narrower than the values JSON and protobuf carry: numpy 2 refuses an
+#: out-of-range value for them, numpy 1.x wraps it silently (300 as INT8 is 44), so their
+#: range is checked here, the same under both.
+_NARROW_INTS = frozenset(
+    np.dtype(t) for t in (np.int8, np.int16, np.int32, np.uint8, np.uint16, np.uint32)
+)
+
+
+def array_of(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    """`np.asarray(data, dtype)`, raising OverflowError for an integer outside dtype's range."""
+    if dtype not in _NARROW_INTS:
+        if dtype == np.uint64:
+            wide = np.asarray(data)
+            if wide.dtype.kind in "iu" and wide.size and wide.min() < 0:
+                raise OverflowError(f"{wide.min()} is out of bounds for uint64")
+        return np.asarray(data, dtype=dtype)
+    wide = np.asarray(data, dtype=np.int64)
+    if wide.size:
+        info = np.iinfo(dtype)
+        low, high = wide.min(), wide.max()
+        if low < info.min or high > info.max:
+            bad = low if low < info.min else high
+            raise OverflowError(f"{bad} is out of bounds for {dtype} ({info.min}..{info.max})")
+    return wide.astype(dtype)
+
+
 def element_size(datatype: str) -> int:
     """Bytes per element on the wire; 0 for BYTES, whose elements carry their own length."""
     dtype = to_numpy(datatype)

@@ -190,7 +190,7 @@ def _to_array(name: str, data: Any, shape: list[int], datatype: str) -> np.ndarr
         if datatype == "BYTES":
             array = _bytes_array(data)
         else:
-            array = np.asarray(data, dtype=dtype)
+            array = datatypes.array_of(data, dtype)
     except (ValueError, TypeError, OverflowError) as exc:
         raise errors.InvalidInput(f"input '{name}': data is not valid {datatype}: {exc}") from None
     if array.size != expected:

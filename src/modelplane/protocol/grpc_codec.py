@@ -317,7 +317,7 @@ def _from_contents(
         array[:] = list(values)
         return array.reshape(shape)
     try:
-        return np.array(values, dtype=dtype).reshape(shape)
+        return datatypes.array_of(values, dtype).reshape(shape)
     except OverflowError as exc:
         raise errors.InvalidInput(f"{what}: a value does not fit {datatype}: {exc}") from None
 
