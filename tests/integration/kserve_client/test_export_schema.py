@@ -72,7 +72,9 @@ def test_an_exported_example_fits_kserves_schema(path: Path) -> None:
 
 def test_every_runtime_and_a_rich_service_fit_kserves_schema() -> None:
     objects = exported([RICH], all_runtimes=True)
-    assert len(objects) == 7
+    names = [obj["metadata"]["name"] for obj in objects]
+    formats = ("sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "huggingface", "tensorflow")
+    assert names == [*(f"modelplane-{f}" for f in formats), "rich"]
     for obj in objects:
         assert kube_schema.problems(obj) == [], obj
     assert objects[-1]["spec"]["predictor"]["model"]["runtime"] == "modelplane-sklearn"
