@@ -82,7 +82,9 @@ def test_all_runtimes_alone_are_exported() -> None:
     objects, warnings = export("--all-runtimes")
     assert [o["metadata"]["name"] for o in objects] == [
         f"modelplane-{fmt}"
-        for fmt in ("sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "huggingface")
+        for fmt in (
+            "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "huggingface", "tensorflow"
+        )
     ]
     assert warnings == ""
 
