@@ -161,6 +161,33 @@ def adopt(pid: int, argv: Sequence[str], start_time: float | None) -> Adopted | 
     return Adopted(pid, started)
 
 
+def stop_orphans(log_dir: Path, keep: set[int]) -> list[int]:
+    """SIGKILL the processes whose output goes under log_dir and that no record names.
+
+    A control plane killed between starting a replica and writing its record leaves that
+    replica running with nobody to stop it; the next control plane finds it by its log file
+    (every replica's stdout is a file under the home's logs/) and stops it, as the kubelet
+    removes containers no pod owns. Returns the pids stopped.
+    """
+    root = log_dir.resolve()
+    stopped = []
+    for process in psutil.process_iter():
+        if process.pid in keep or process.pid == os.getpid():
+            continue
+        try:
+            files = process.open_files()
+        except psutil.Error:
+            continue
+        if any(Path(f.path).is_relative_to(root) for f in files):
+            log.warning(
+                "pid %d writes to %s but no replica record names it (its control plane died "
+                "before recording it): stopping it", process.pid, files[0].path,
+            )  # fmt: skip
+            _signal_group(process.pid, signal.SIGKILL)
+            stopped.append(process.pid)
+    return stopped
+
+
 def start_time(pid: int) -> float | None:
     """When the process started, in seconds since the epoch (psutil's create_time)."""
     try:

@@ -155,6 +155,10 @@ class ReplicaManager:
             )
             self._members[member.name] = member
             member.launch()
+        if isinstance(self._backend, local.LocalBackend):
+            pids = (m.process.pid for m in self._members.values() if m.process is not None)
+            keep = {pid for pid in pids if pid is not None}
+            await asyncio.to_thread(local.stop_orphans, self._home / "logs", keep)
         self._converge()
         self._notify()
 
