@@ -94,8 +94,14 @@ class Forked:
         if self._returncode is not None:
             return
         # A session of its own: the group reaches the workers of `--workers N` too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(self._pid, sig)
+        except ProcessLookupError:
+            # Not a group leader yet: signalled in the instant between fork and its setsid().
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self._pid, sig)
+        except PermissionError:
+            pass
 
     def _read_report(self) -> None:
         try:
