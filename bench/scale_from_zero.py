@@ -57,10 +57,10 @@ def main() -> None:
         model_dir = train_sklearn(work / "model")
         cold = first_answers(work / "cold", model_dir, args.rounds, "--no-warm-starts")
         warm = first_answers(work / "warm", model_dir, args.rounds)
-    print(f"\n{'replicas':<28} {'median ms':>9} {'min ms':>7} {'max ms':>7}")
+    print(f"\n{'replicas':<30} {'median ms':>9} {'min ms':>7} {'max ms':>7}")
     for name, times in (("new process (--no-warm-starts)", cold), ("forked from a template", warm)):
         ms = [t * 1000 for t in times]
-        print(f"{name:<28} {statistics.median(ms):>9.0f} {min(ms):>7.0f} {max(ms):>7.0f}")
+        print(f"{name:<30} {statistics.median(ms):>9.0f} {min(ms):>7.0f} {max(ms):>7.0f}")
     print(f"\nwarm / cold (median): {statistics.median(warm) / statistics.median(cold):.2f}; "
           f"{args.rounds} rounds each; goal: under 1 s from zero to the first answer")
 
