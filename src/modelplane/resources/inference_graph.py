@@ -68,25 +68,9 @@ class InferenceGraphSpec(meta.Model):
     router_timeouts: RouterTimeouts | None = None
 
 
-class InferenceGraph(meta.Model):
-    api_version: str
+class InferenceGraph(meta.Object):
     kind: Literal["InferenceGraph"]
-    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: InferenceGraphSpec
-    status: dict[str, Any] | None = None
-
-    @classmethod
-    def from_object(cls, obj: dict[str, Any]) -> InferenceGraph:
-        """Read a stored object; raises pydantic's ValidationError (a ValueError) if malformed."""
-        return cls.model_validate(obj)
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace") or "default")
 
 
 def causes(graph: InferenceGraph) -> list[meta.Cause]:

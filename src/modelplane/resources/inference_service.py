@@ -279,25 +279,9 @@ class PredictorModel(BaseModel):
     logger: Logger | None = None
 
 
-class InferenceService(meta.Model):
-    api_version: str
+class InferenceService(meta.Object):
     kind: Literal["InferenceService"]
-    metadata: dict[str, Any] = Field(default_factory=dict)
     spec: InferenceServiceSpec
-    status: dict[str, Any] | None = None
-
-    @classmethod
-    def from_object(cls, obj: dict[str, Any]) -> InferenceService:
-        """Read a stored object; raises pydantic's ValidationError (a ValueError) if malformed."""
-        return cls.model_validate(obj)
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace") or "default")
 
     def components(self) -> list[str]:
         """The components present, predictor first: `predictor`, `transformer`, `explainer`."""

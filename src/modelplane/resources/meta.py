@@ -16,9 +16,9 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 REQUIRED = "FieldValueRequired"
@@ -48,6 +48,28 @@ class Model(BaseModel):
         protected_namespaces=(),
         json_schema_extra=lambda schema, cls: _schema_extra(schema, cls),
     )
+
+
+class Object(Model):
+    """A top-level resource (InferenceService, InferenceGraph): what every kind carries besides
+    its `kind` and `spec`, which the subclass declares."""
+
+    api_version: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    status: dict[str, Any] | None = None
+
+    @classmethod
+    def from_object(cls, obj: dict[str, Any]) -> Self:
+        """Read a stored object; raises pydantic's ValidationError (a ValueError) if malformed."""
+        return cls.model_validate(obj)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace") or "default")
 
 
 def _schema_extra(schema: dict[str, Any], cls: type[Any]) -> None:
