@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Iterator
 from typing import Any
 
 MISSING: Any = object()
@@ -54,7 +55,19 @@ def split(path: str) -> list[str]:
 
 
 def _top_level(text: str, sep: str) -> list[str]:
-    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    parts, start = [], 0
+    for i, char in _outside(text):
+        if char == sep:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _outside(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of each character outside brackets, quotes and escapes; raises
+    `ConditionError` for unbalanced ones once the text is read to its end."""
+    depth, quoted, i = 0, False, 0
     while i < len(text):
         char = text[i]
         if char == "\\":
@@ -70,14 +83,11 @@ def _top_level(text: str, sep: str) -> list[str]:
             depth -= 1
             if depth < 0:
                 raise ConditionError(f"unbalanced {char!r} in {text!r}")
-        elif char == sep and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
+        elif depth == 0:
+            yield i, char
         i += 1
     if depth or quoted:
         raise ConditionError(f"unclosed bracket or quote in {text!r}")
-    parts.append(text[start:])
-    return parts
 
 
 def _eval(value: Any, parts: list[str]) -> Any:
@@ -117,28 +127,13 @@ def _eval(value: Any, parts: list[str]) -> Any:
 
 def _query(text: str) -> tuple[str, str | None, Any]:
     """`path op value` as (path, op, value); a bare path is (path, None, None)."""
-    depth, quoted, i = 0, False, 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if quoted:
-            quoted = char != '"'
-        elif char == '"':
-            quoted = True
-        elif char in "([":
-            depth += 1
-        elif char in ")]":
-            depth -= 1
-        elif depth == 0:
-            op = next((o for o in _OPS if text.startswith(o, i)), None)
-            if op is not None:
-                path = text[:i].strip()
-                if path:
-                    split(path)
-                return path, op, _literal(text[i + len(op) :].strip())
-        i += 1
+    for i, _ in _outside(text):
+        op = next((o for o in _OPS if text.startswith(o, i)), None)
+        if op is not None:
+            path = text[:i].strip()
+            if path:
+                split(path)
+            return path, op, _literal(text[i + len(op) :].strip())
     if not text.strip():
         raise ConditionError("an empty query #() matches nothing")
     split(text.strip())
