@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from bench import by_host
 
-ROOT = Path(__file__).resolve().parents[1]
+PATH = "/v1/models/sklearn-iris:predict"
 BODY = b'{"instances": [[6.8, 2.8, 4.8, 1.4], [6.0, 3.4, 4.5, 1.6]]}'
-TARGETS = {  # name: (host, steps)
-    "direct": ("sklearn-iris.default.example.com", 1),
-    "seq-1": ("seq-1.default.example.com", 1),
-    "seq-3": ("seq-3.default.example.com", 3),
-    "ensemble-3": ("ensemble-3.default.example.com", 3),
+STEPS = {"direct": 1, "seq-1": 1, "seq-3": 3, "ensemble-3": 3}
+TARGETS = {
+    name: (f"{'sklearn-iris' if name == 'direct' else name}.default.example.com", BODY)
+    for name in STEPS
 }
 
 
@@ -63,58 +57,6 @@ def manifests(model_dir: Path) -> str:
     )
 
 
-def start(work: Path) -> tuple[subprocess.Popen[bytes], int]:
-    log = (work / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "modelplane.cli", "up", "--home", str(work / "home"),
-         "--api-port", "0", "--http-port", "0", "--grpc-port", "-1",
-         "--apply", str(work / "all.yaml")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = re.search(rb"gateway REST on http://[\d.]+:(\d+)", (work / "up.log").read_bytes())
-        if found:
-            port = int(found.group(1))
-            try:
-                if all(_call(port, host).status_code == 200 for host, _ in TARGETS.values()):
-                    return proc, port
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.2)  # a readiness poll, not a guess
-    proc.terminate()
-    proc.wait(60)
-    raise RuntimeError(f"the control plane did not serve:\n{(work / 'up.log').read_text()}")
-
-
-def _call(port: int, host: str, client: httpx.Client | None = None) -> httpx.Response:
-    url = f"http://127.0.0.1:{port}/v1/models/sklearn-iris:predict"
-    headers = {"Host": host, "content-type": "application/json"}
-    if client is None:
-        return httpx.post(url, content=BODY, headers=headers, timeout=10)
-    return client.post(url, content=BODY, headers=headers)
-
-
-def measure(port: int, requests: int, rounds: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in TARGETS}
-    with httpx.Client(timeout=10) as client:
-        for name, (host, _) in TARGETS.items():  # warm every connection and code path
-            for _ in range(50):
-                _call(port, host, client)
-        for _ in range(rounds):
-            for name, (host, _) in TARGETS.items():
-                for _ in range(requests):
-                    began = time.perf_counter()
-                    answer = _call(port, host, client)
-                    times[name].append((time.perf_counter() - began) * 1000)
-                    assert answer.status_code == 200, answer.text
-    return times
-
-
-def _pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[int(q) - 1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="per target per round")
@@ -125,17 +67,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mp-graph-bench-") as tmp:
         work = Path(tmp)
         (work / "all.yaml").write_text(manifests(train_sklearn(work / "model")))
-        proc, port = start(work)
+        proc, port = by_host.start(work, PATH, TARGETS)
         try:
-            times = measure(port, args.requests, args.rounds)
+            times = by_host.measure(port, PATH, TARGETS, args.requests, args.rounds)
         finally:
             proc.terminate()
             proc.wait(60)
-    direct50, direct99 = _pct(times["direct"], 50), _pct(times["direct"], 99)
+    direct50, direct99 = by_host.pct(times["direct"], 50), by_host.pct(times["direct"], 99)
     print(f"\n{'target':>10}  {'steps':>5}  {'p50 ms':>7}  {'p99 ms':>7}  "
           f"{'added/step p50':>14}  {'added/step p99':>14}")  # fmt: skip
-    for name, (_, steps) in TARGETS.items():
-        p50, p99 = _pct(times[name], 50), _pct(times[name], 99)
+    for name, steps in STEPS.items():
+        p50, p99 = by_host.pct(times[name], 50), by_host.pct(times[name], 99)
         # An Ensemble's steps run at once: its steps cost one step's time, not `steps`.
         served = 1 if name.startswith("ensemble") else steps
         add50 = (p50 - served * direct50) / steps
