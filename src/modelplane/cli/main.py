@@ -67,7 +67,7 @@ def serve(**values: Any) -> None:
             raise SystemExit(workers.Supervisor(settings).run())
         runner.run(settings)
     except errors.ModelplaneError as exc:
-        raise _failure(exc) from None
+        raise options.failure(exc) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -102,19 +102,9 @@ def up(**values: Any) -> None:
     try:
         control_plane.run(settings)
     except core_errors.ModelplaneError as exc:
-        raise _failure(exc) from None
+        raise options.failure(exc) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _failure(exc: Exception) -> click.ClickException:
-    """One line and exit status 1; a port that cannot be had names the option that chose it."""
-    from modelplane.core import errors
-
-    if isinstance(exc, errors.PortUnavailable):
-        option = options.flag(exc.setting)
-        return click.ClickException(f"cannot listen on {exc.address} ({option}): {exc.reason}")
-    return click.ClickException(str(exc))
 
 
 for _command in (

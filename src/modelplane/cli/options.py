@@ -34,6 +34,16 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def failure(exc: Exception) -> click.ClickException:
+    """One line and exit status 1; a port that cannot be had names the option that chose it."""
+    from modelplane.core import errors
+
+    if isinstance(exc, errors.PortUnavailable):
+        option = flag(exc.setting)
+        return click.ClickException(f"cannot listen on {exc.address} ({option}): {exc.reason}")
+    return click.ClickException(str(exc))
+
+
 def aliases(field: FieldInfo) -> list[str]:
     """The other flags a field's option is taken under (its `flag_aliases`)."""
     extra = field.json_schema_extra

@@ -37,13 +37,8 @@ def router(**values: Any) -> None:
         raise click.UsageError(f"--log-level: {exc}") from None
     try:
         runner.run(settings)
-    except errors.PortUnavailable as exc:
-        option = options.flag(exc.setting)
-        raise click.ClickException(
-            f"cannot listen on {exc.address} ({option}): {exc.reason}"
-        ) from None
     except errors.ModelplaneError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise options.failure(exc) from None
 
 
 COMMANDS = (router,)
