@@ -21,7 +21,6 @@ by `memwatch.py`, which kills it as the kernel's OOM killer would, reported `OOM
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -34,7 +33,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from modelplane.controlplane.replicas import backend, confine, memwatch, node, warm
+from modelplane.controlplane.replicas import backend, confine, memwatch, node, signals, warm
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +85,13 @@ class Spawned:
 
     def describe_exit(self) -> str:
         code = self._popen.poll()
-        if code is None:
-            return "running"
-        if code < 0:
-            return f"killed by {_signal_name(-code)}"
-        return f"exit code {code}"
+        return "running" if code is None else signals.describe(code)
 
     def send(self, sig: signal.Signals) -> None:
         # start_new_session made the child a process-group leader; signalling the group also
         # reaches the workers of `modelplane serve --workers N`. Once the leader is reaped its
         # pid stays reserved while the group has members, so the group id is still ours.
-        _signal_group(self._popen.pid, sig)
+        signals.group(self._popen.pid, sig)
 
 
 class Adopted:
@@ -124,7 +119,7 @@ class Adopted:
     def send(self, sig: signal.Signals) -> None:
         if self.exited():
             return
-        _signal_group(self._pid, sig)
+        signals.group(self._pid, sig)
 
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], log_path: Path) -> Spawned:
@@ -183,7 +178,7 @@ def stop_orphans(log_dir: Path, keep: set[int]) -> list[int]:
                 "pid %d writes to %s but no replica record names it (its control plane died "
                 "before recording it): stopping it", process.pid, files[0].path,
             )  # fmt: skip
-            _signal_group(process.pid, signal.SIGKILL)
+            signals.group(process.pid, signal.SIGKILL)
             stopped.append(process.pid)
     return stopped
 
@@ -253,27 +248,6 @@ def _running_since(pid: int) -> float | None:
 
 def _same_start(seen: float, recorded: float) -> bool:
     return abs(seen - recorded) < _SAME_START
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-            return
-    except ProcessLookupError:
-        # The leader is gone (reaped); its group may still have members.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 class LocalReplica:

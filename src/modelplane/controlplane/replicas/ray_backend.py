@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from modelplane.controlplane.replicas import backend, ray_actor
+from modelplane.controlplane.replicas import backend, ray_actor, signals
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +98,7 @@ class RayReplica:
             return f"lost with its node or actor ({type(exc).__name__})"
         except _error() as exc:
             return f"lost ({type(exc).__name__})"
-        if code is None:
-            return "never started"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit code {code}"
+        return "never started" if code is None else signals.describe(code)
 
     def termination(self) -> backend.Termination:
         how = self.describe_exit()

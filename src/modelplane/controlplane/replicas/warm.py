@@ -32,6 +32,7 @@ from pathlib import Path
 
 import psutil
 
+from modelplane.controlplane.replicas import signals
 from modelplane.runtimes import preload
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,7 @@ class Forked:
         code = self._returncode
         if code is None:
             return "running" if self._running() else "exited (its template is gone)"
-        if code < 0:
-            try:
-                return f"killed by {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit code {code}"
+        return signals.describe(code)
 
     def returncode(self) -> int | None:
         """Popen's convention; None while it runs or when its template went without a word."""
@@ -93,15 +89,7 @@ class Forked:
     def send(self, sig: signal.Signals) -> None:
         if self._returncode is not None:
             return
-        # A session of its own: the group reaches the workers of `--workers N` too.
-        try:
-            os.killpg(self._pid, sig)
-        except ProcessLookupError:
-            # Not a group leader yet: signalled in the instant between fork and its setsid().
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self._pid, sig)
-        except PermissionError:
-            pass
+        signals.group(self._pid, sig)
 
     def _read_report(self) -> None:
         try:
