@@ -164,7 +164,10 @@ def test_a_node_lost_under_load_is_replaced_and_the_service_keeps_answering(
     model = train_sklearn(tmp_path / "iris")
     cluster.add_node()
     cluster.add_node()
-    ray_plane.apply(sklearn_isvc("iris", model, TWO))
+    # One CPU each, on nodes of one CPU: the two replicas cannot share a node (the built-in
+    # runtimes ask for nothing, so without this Ray may place both on one).
+    one_cpu = '      resources: {requests: {cpu: "1"}}\n      storageUri:'
+    ray_plane.apply(sklearn_isvc("iris", model, TWO).replace("      storageUri:", one_cpu))
     ray_plane.wait_ready("iris")
     placed = wait_until(
         lambda: len(ready_pods(ray_plane, "iris")) == 2 and ready_pods(ray_plane, "iris"),
