@@ -115,8 +115,9 @@ def bpe_tokenizer() -> Any:
     )
 
 
-def gpt2(directory: Path, *, chat_template: str | None = None) -> Path:
-    """A tiny GPT-2 (`GPT2LMHeadModel`) and its tokenizer, saved in `directory`."""
+def gpt2(directory: Path, *, chat_template: str | None = None, width: int = 32) -> Path:
+    """A tiny GPT-2 (`GPT2LMHeadModel`) and its tokenizer, saved in `directory`. Two heads of
+    `width / 2`; vLLM's CPU attention wants heads of 32 or more (`width=128`: heads of 64)."""
     import torch
     import transformers
 
@@ -126,7 +127,7 @@ def gpt2(directory: Path, *, chat_template: str | None = None) -> Path:
     eos = tokenizer.eos_token_id
     config = transformers.GPT2Config(
         vocab_size=len(tokenizer),
-        n_embd=32,
+        n_embd=width,
         n_layer=2,
         n_head=2,
         n_positions=GPT2_CONTEXT,

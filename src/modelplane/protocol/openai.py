@@ -4,8 +4,10 @@ checked and turned into `core.completions` requests.
 Every check says what to fix, since OpenAI clients pass the user's arguments straight through.
 Fields modelplane does not act on (`user`, `seed`, `presence_penalty`, `frequency_penalty`,
 `logit_bias`, ...) are accepted and ignored, as most OpenAI-compatible servers do; fields that
-would change the shape of the answer (`n` > 1, `best_of` > 1, `logprobs`, `echo`, `suffix`, tools)
-are refused, because silently ignoring them would return something other than what was asked.
+would change the shape of the answer (`best_of` other than `n`, `echo`, `suffix`, tools) are
+refused, because silently ignoring them would return something other than what was asked. `n`
+answers and `logprobs` are taken: completions' `logprobs: K` and chat's `logprobs: true` with
+`top_logprobs: K` both become `Sampling.logprobs = K`.
 The responses side is `protocol.openai_bodies`.
 """
 
@@ -18,13 +20,22 @@ from modelplane.protocol import jsoncodec
 
 #: OpenAI accepts at most this many stop sequences.
 MAX_STOP = 4
+#: The most answers per request, and the most alternatives per token (vLLM's default limit).
+MAX_N = 128
+MAX_LOGPROBS = 20
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 def parse_completion(body: bytes) -> tuple[completions.CompletionRequest, bool]:
     """A completions request and whether the client wants usage in the stream."""
     payload = jsoncodec.loads_object(body, "the request body")
-    _refuse_unsupported(payload, ("n", "best_of"), ("logprobs", "echo", "suffix"))
+    _refuse_unsupported(payload, ("echo", "suffix"))
+    logprobs = payload.get("logprobs")
+    if logprobs is not None and (not _is_int(logprobs) or not 0 <= logprobs <= MAX_LOGPROBS):
+        raise errors.InvalidInput(
+            f'"logprobs" must be an integer from 0 to {MAX_LOGPROBS} (how many alternatives per '
+            f"token), got {logprobs!r}"
+        )
     prompt = payload.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
@@ -36,7 +47,7 @@ def parse_completion(body: bytes) -> tuple[completions.CompletionRequest, bool]:
     request = completions.CompletionRequest(
         model=_model(payload),
         prompt=prompt,
-        sampling=_sampling(payload, "max_tokens"),
+        sampling=_sampling(payload, "max_tokens", logprobs),
         stream=_stream(payload),
     )
     return request, _include_usage(payload)
@@ -45,7 +56,17 @@ def parse_completion(body: bytes) -> tuple[completions.CompletionRequest, bool]:
 def parse_chat(body: bytes) -> tuple[completions.ChatRequest, bool]:
     """A chat completions request and whether the client wants usage in the stream."""
     payload = jsoncodec.loads_object(body, "the request body")
-    _refuse_unsupported(payload, ("n",), ("logprobs", "tools", "functions"))
+    _refuse_unsupported(payload, ("tools", "functions"))
+    wanted = payload.get("logprobs")
+    if wanted is not None and not isinstance(wanted, bool):
+        raise errors.InvalidInput(f'"logprobs" must be true or false, got {wanted!r}')
+    top = payload.get("top_logprobs")
+    if top is not None and (not _is_int(top) or not 0 <= top <= MAX_LOGPROBS):
+        raise errors.InvalidInput(
+            f'"top_logprobs" must be an integer from 0 to {MAX_LOGPROBS}, got {top!r}'
+        )
+    if top and not wanted:
+        raise errors.InvalidInput('"top_logprobs" needs "logprobs": true')
     messages = payload.get("messages")
     if not isinstance(messages, list) or not messages:
         raise errors.InvalidInput(
@@ -55,7 +76,7 @@ def parse_chat(body: bytes) -> tuple[completions.ChatRequest, bool]:
     request = completions.ChatRequest(
         model=_model(payload),
         messages=tuple(_message(i, message) for i, message in enumerate(messages)),
-        sampling=_sampling(payload, max_key),
+        sampling=_sampling(payload, max_key, (top or 0) if wanted else None),
         stream=_stream(payload),
     )
     return request, _include_usage(payload)
@@ -93,7 +114,7 @@ def _model(payload: dict[str, Any]) -> str:
     return name
 
 
-def _sampling(payload: dict[str, Any], max_key: str) -> completions.Sampling:
+def _sampling(payload: dict[str, Any], max_key: str, logprobs: int | None) -> completions.Sampling:
     max_tokens = payload.get(max_key)
     if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
         raise errors.InvalidInput(f'"{max_key}" must be a positive integer, got {max_tokens!r}')
@@ -103,7 +124,18 @@ def _sampling(payload: dict[str, Any], max_key: str) -> completions.Sampling:
     top_p = _number(payload, "top_p", 1.0)
     if not 0.0 < top_p <= 1.0:
         raise errors.InvalidInput(f'"top_p" must be greater than 0 and at most 1, got {top_p}')
-    return completions.Sampling(max_tokens, temperature, top_p, _stop(payload.get("stop")))
+    n = payload.get("n")
+    n = 1 if n is None else n
+    if not _is_int(n) or not 1 <= n <= MAX_N:
+        raise errors.InvalidInput(f'"n" must be an integer from 1 to {MAX_N}, got {n!r}')
+    best_of = payload.get("best_of")
+    if best_of is not None and best_of != n:
+        raise errors.InvalidInput(
+            f'"best_of" must equal "n" ({n}): every answer generated is returned; drop it'
+        )
+    return completions.Sampling(
+        max_tokens, temperature, top_p, _stop(payload.get("stop")), n, logprobs
+    )
 
 
 def _stop(value: Any) -> tuple[str, ...]:
@@ -171,13 +203,7 @@ def _include_usage(payload: dict[str, Any]) -> bool:
     return bool(options.get("include_usage", False))
 
 
-def _refuse_unsupported(
-    payload: dict[str, Any], counts: tuple[str, ...], flags: tuple[str, ...]
-) -> None:
-    for key in counts:
-        value = payload.get(key)
-        if value is not None and value != 1:
-            raise errors.InvalidInput(f'"{key}" must be 1 (one answer per request), got {value!r}')
+def _refuse_unsupported(payload: dict[str, Any], flags: tuple[str, ...]) -> None:
     for key in flags:
         value = payload.get(key)
         if value not in (None, False, [], ""):

@@ -48,31 +48,73 @@ def completion(
     response_id: str,
     created: int,
     model: str,
-    text: str,
-    finish_reason: str,
+    choices: Sequence[completions.Choice],
     used: completions.Usage,
 ) -> dict[str, Any]:
     """A whole (non-streamed) completion or chat completion."""
-    choice: dict[str, Any] = {"index": 0, "finish_reason": finish_reason, "logprobs": None}
-    if kind == "chat":
-        choice["message"] = {"role": "assistant", "content": text}
-    else:
-        choice["text"] = text
+    bodies = []
+    for choice in choices:
+        body: dict[str, Any] = {"index": choice.index, "finish_reason": choice.finish_reason}
+        if kind == "chat":
+            body["message"] = {"role": "assistant", "content": choice.text}
+        else:
+            body["text"] = choice.text
+        body["logprobs"] = Logprobs(kind).body(choice.logprobs)
+        bodies.append(body)
     return {
         "id": response_id,
         "object": "chat.completion" if kind == "chat" else "text_completion",
         "created": created,
         "model": model,
-        "choices": [choice],
+        "choices": bodies,
         "usage": usage(used),
     }
 
 
+class Logprobs:
+    """One answer's log-probabilities in the shape of its endpoint: completions' parallel lists
+    (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`, counted from the answer's start
+    across a stream's chunks) or chat's `content` list of token objects."""
+
+    def __init__(self, kind: Kind) -> None:
+        self.kind = kind
+        self._offset = 0
+
+    def body(self, tokens: Sequence[completions.TokenLogprob] | None) -> dict[str, Any] | None:
+        if tokens is None:
+            return None
+        if self.kind == "chat":
+            return {"content": [_chat_token(token) for token in tokens]}
+        offsets = []
+        for token in tokens:
+            offsets.append(self._offset)
+            self._offset += len(token.token)
+        return {
+            "tokens": [token.token for token in tokens],
+            "token_logprobs": [token.logprob for token in tokens],
+            "top_logprobs": [{token.token: token.logprob, **dict(token.top)} for token in tokens],
+            "text_offset": offsets,
+        }
+
+
+def _chat_token(token: completions.TokenLogprob) -> dict[str, Any]:
+    def one(text: str, logprob: float) -> dict[str, Any]:
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
+    return {**one(token.token, token.logprob), "top_logprobs": [one(t, lp) for t, lp in token.top]}
+
+
 class ChunkWriter:
-    """Turns one generation's deltas into the events of its stream."""
+    """Turns the deltas of a request's `n` answers into the events of its stream."""
 
     def __init__(
-        self, kind: Kind, response_id: str, created: int, model: str, include_usage: bool
+        self,
+        kind: Kind,
+        response_id: str,
+        created: int,
+        model: str,
+        include_usage: bool,
+        n: int = 1,
     ) -> None:
         self.kind = kind
         self.include_usage = include_usage
@@ -82,23 +124,28 @@ class ChunkWriter:
             "created": created,
             "model": model,
         }
-        self._first = True
+        self._started: set[int] = set()
+        self._logprobs = [Logprobs(kind) for _ in range(n)]
+        self._tally = completions.Tally(n)
 
     def events(self, delta: completions.Delta) -> list[bytes]:
-        """The events for one delta: its chunk, and after the last one the usage and `[DONE]`."""
-        choice: dict[str, Any] = {"index": 0, "finish_reason": delta.finish_reason}
+        """The events for one delta: its chunk, and after the last answer's last delta the
+        usage and `[DONE]`."""
+        choice: dict[str, Any] = {"index": delta.index, "finish_reason": delta.finish_reason}
         if self.kind == "chat":
             choice["delta"] = {"content": delta.text}
-            if self._first:
+            if delta.index not in self._started:
                 choice["delta"]["role"] = "assistant"
         else:
             choice["text"] = delta.text
-            choice["logprobs"] = None
-        self._first = False
+        self._started.add(delta.index)
+        logprobs = self._logprobs[delta.index] if delta.index < len(self._logprobs) else None
+        choice["logprobs"] = logprobs.body(delta.logprobs) if logprobs else None
         out = [sse(self._chunk([choice], None))]
-        if delta.finish_reason is not None:
-            if self.include_usage and delta.usage is not None:
-                out.append(sse(self._chunk([], usage(delta.usage))))
+        self._tally.add(delta)
+        if delta.finish_reason is not None and self._tally.done:
+            if self.include_usage:
+                out.append(sse(self._chunk([], usage(self._tally.usage))))
             out.append(DONE)
         return out
 

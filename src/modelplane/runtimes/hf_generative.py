@@ -16,7 +16,7 @@ generations run in one decoding loop (`hf_decoder`: continuous batching), each r
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from modelplane.core import completions, errors, model
 from modelplane.runtimes import hf_decoder, hf_sampling, hf_streaming, hf_text, huggingface
 
 COMPLETION_MAX_TOKENS = 16
+Deltas = AsyncIterator[completions.Delta]
 _STOP_WAIT = 10.0
 
 
@@ -78,16 +79,16 @@ class GenerativeModel(huggingface.HuggingFaceModel):
             "/openai/v1/completions or /openai/v1/chat/completions"
         )
 
-    def create_completion(self, request: completions.CompletionRequest) -> hf_streaming.Generation:
+    def create_completion(self, request: completions.CompletionRequest) -> Deltas:
         return self._generate(request.prompt, request.sampling, special_tokens=True, chat=False)
 
-    def create_chat_completion(self, request: completions.ChatRequest) -> hf_streaming.Generation:
+    def create_chat_completion(self, request: completions.ChatRequest) -> Deltas:
         prompt = self._chat_prompt(request.messages)
         # A chat template writes the special tokens (BOS, ...) itself.
         return self._generate(prompt, request.sampling, special_tokens=False, chat=True)
 
     def _chat_prompt(self, messages: Sequence[completions.ChatMessage]) -> str:
-        if self._model is None:
+        if self._tokenizer is None:
             raise errors.ModelNotReady(self.name)
         if not getattr(self._tokenizer, "chat_template", None):
             return fallback_chat_prompt(messages)
@@ -105,7 +106,7 @@ class GenerativeModel(huggingface.HuggingFaceModel):
 
     def _generate(
         self, prompt: str, sampling: completions.Sampling, *, special_tokens: bool, chat: bool
-    ) -> hf_streaming.Generation:
+    ) -> Deltas:
         decoder = self._decoder
         if self._model is None or decoder is None:
             raise errors.ModelNotReady(self.name)

@@ -7,8 +7,10 @@ the tokenizer's files. The task (`hf_config`) picks the class that serves it: en
 builds the right one, so the selector treats this runtime like any other.
 
 transformers and torch are imported inside `load` and below, never when this module is.
-Options: `task`, `device` (`cpu`, `cuda`, `cuda:N`; default cuda when torch sees a GPU) and
-`threads` (torch's intra-op threads, a process-wide setting).
+Options: `task`, `device` (`cpu`, `cuda`, `cuda:N`; default cuda when torch sees a GPU),
+`threads` (torch's intra-op threads, a process-wide setting) and `backend`: `auto` generates
+text on vLLM (`hf_vllm`) when vLLM is installed and knows the model's architecture, else on
+transformers, as KServe's huggingfaceserver chooses; `vllm` or `transformers` forces one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, ClassVar
 from modelplane.core import errors, model
 from modelplane.runtimes import files, hf_config
 
+BACKENDS = ("auto", "vllm", "transformers")
 # A tokenizer is present when any of these is (the fast format, or a slow one's vocabulary).
 TOKENIZER_FILES = (
     "tokenizer.json",
@@ -46,8 +49,9 @@ class HuggingFaceModel(model.Model):
     def __new__(cls, name: str, model_dir: Path | None = None, **options: Any) -> HuggingFaceModel:
         if cls is HuggingFaceModel:
             config_path = cls.find_model_file(model_dir)
-            task = hf_config.task_of(hf_config.read(config_path), config_path, options.get("task"))
-            cls = _task_class(task)
+            config = hf_config.read(config_path)
+            task = hf_config.task_of(config, config_path, options.get("task"))
+            cls = _task_class(task, config, options.get("backend") or "auto")
         return super().__new__(cls)
 
     def __init__(
@@ -159,11 +163,24 @@ class HuggingFaceModel(model.Model):
         return known
 
 
-def _task_class(task: str) -> type[HuggingFaceModel]:
+def _task_class(task: str, config: dict[str, Any], backend: str) -> type[HuggingFaceModel]:
+    if backend not in BACKENDS:
+        raise errors.ModelLoadError(
+            f"--backend {backend!r} is not a backend: use {', '.join(BACKENDS)}"
+        )
     if task == hf_config.TEXT_GENERATION:
-        from modelplane.runtimes import hf_generative
+        from modelplane.runtimes import hf_generative, hf_vllm
 
+        if backend == "vllm" or (
+            backend == "auto" and hf_vllm.available() and hf_vllm.supports(config)
+        ):
+            return hf_vllm.VLLMModel
         return hf_generative.GenerativeModel
+    if backend == "vllm":
+        raise errors.ModelLoadError(
+            f"--backend vllm serves text_generation models, and this one is {task}: "
+            "use --backend auto or transformers"
+        )
     from modelplane.runtimes import hf_encoder
 
     if task == hf_config.TEXT_EMBEDDING:

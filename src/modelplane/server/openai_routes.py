@@ -12,6 +12,7 @@ stops a generation: a client that gives up does not keep the model busy.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -24,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from modelplane.core import completions, errors
+from modelplane.core.completions import Delta
 from modelplane.core.model import Model
 from modelplane.protocol import jsoncodec, openai, openai_bodies
 from modelplane.server import streaming
@@ -41,6 +43,7 @@ ENDPOINTS = {
     completions.EMBEDDING: "/embeddings",
 }
 
+Generating = completions.CompletionRequest | completions.ChatRequest
 BodyReader = Callable[[Request], Awaitable[bytes]]
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -53,40 +56,63 @@ def routes(
     async def completion(request: Request) -> Response:
         parsed, include_usage = openai.parse_completion(await read_body(request))
         model = _model_for(dataplane, parsed.model, completions.COMPLETION)
-        deltas = await dataplane.call(model, completions.COMPLETION, parsed)
-        return await _answer(
-            request, "completion", parsed.model, parsed.stream, deltas, include_usage
-        )
+        deltas = await _generate(model, completions.COMPLETION, parsed)
+        return await _answer(request, "completion", parsed, deltas, include_usage)
 
     async def chat(request: Request) -> Response:
         parsed, include_usage = openai.parse_chat(await read_body(request))
         model = _model_for(dataplane, parsed.model, completions.CHAT)
-        deltas = await dataplane.call(model, completions.CHAT, parsed)
-        return await _answer(request, "chat", parsed.model, parsed.stream, deltas, include_usage)
+        deltas = await _generate(model, completions.CHAT, parsed)
+        return await _answer(request, "chat", parsed, deltas, include_usage)
+
+    async def _generate(model: Model, verb: str, parsed: Generating) -> AsyncIterator[Delta]:
+        """The model's deltas for the request: `n` answers from one call when the model samples
+        several, else from `n` calls of one answer each."""
+        sampling = parsed.sampling
+        if sampling.logprobs is not None and not getattr(model, "gives_logprobs", False):
+            raise errors.InvalidInput(
+                f"model '{parsed.model}' does not give logprobs; drop logprobs, or serve it with "
+                "a backend that does (--backend vllm)"
+            )
+        if sampling.n == 1 or getattr(model, "samples_n", False):
+            deltas: AsyncIterator[Delta] = await dataplane.call(model, verb, parsed)
+            return deltas
+        single = dataclasses.replace(parsed, sampling=dataclasses.replace(sampling, n=1))
+        started: list[AsyncIterator[Delta]] = []
+        try:
+            for _ in range(sampling.n):
+                started.append(await dataplane.call(model, verb, single))
+        except BaseException:
+            for generation in started:
+                if isinstance(generation, completions.Closable):
+                    await generation.aclose()
+            raise
+        return completions.fan_out(started)
 
     async def _answer(
         request: Request,
         kind: openai_bodies.Kind,
-        model: str,
-        stream: bool,
-        deltas: AsyncIterator[completions.Delta],
+        parsed: Generating,
+        deltas: AsyncIterator[Delta],
         include_usage: bool,
     ) -> Response:
         response_id = f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex}"
         created = int(clock())
-        if stream:
-            writer = openai_bodies.ChunkWriter(kind, response_id, created, model, include_usage)
+        n = parsed.sampling.n
+        if parsed.stream:
+            writer = openai_bodies.ChunkWriter(
+                kind, response_id, created, parsed.model, include_usage, n
+            )
             return streaming.EventStream(_events(deltas, writer), deltas)
         collected = await streaming.unless_client_leaves(
-            request, completions.collect(deltas), deltas
+            request, completions.gather(deltas, n), deltas
         )
         if collected is None:
             return Response(status_code=CLIENT_GONE)
-        text, finish_reason, used = collected
-        body = openai_bodies.completion(
-            kind, response_id, created, model, text, finish_reason, used
+        choices, used = collected
+        return _json(
+            openai_bodies.completion(kind, response_id, created, parsed.model, choices, used)
         )
-        return _json(body)
 
     async def embedding(request: Request) -> Response:
         parsed, encoding_format = openai.parse_embedding(await read_body(request))
@@ -119,7 +145,7 @@ def routes(
 
 
 async def _events(
-    deltas: AsyncIterator[completions.Delta], writer: openai_bodies.ChunkWriter
+    deltas: AsyncIterator[Delta], writer: openai_bodies.ChunkWriter
 ) -> AsyncIterator[bytes]:
     try:
         async for delta in deltas:

@@ -51,6 +51,9 @@ def build_models(
             "device": settings.device,
             "task": settings.task,
             "threads": settings.threads,
+            "backend": settings.backend,
+            "max_model_len": settings.max_model_len,
+            "dtype": settings.dtype,
             # A KServe transformer's __init__ takes these (custom classes get those they name).
             "predictor_host": settings.predictor_host,
             "protocol": settings.predictor_protocol if settings.predictor_host else None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ENV_PREFIX = "MODELPLANE_"
 
@@ -31,6 +31,14 @@ class ServerSettings(BaseModel):
     """Options of `modelplane serve`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hub_model(cls, values: Any) -> Any:
+        """KServe's `--model_id` alone: the model comes from the Hub."""
+        if isinstance(values, dict) and values.get("model_id") and not values.get("storage_uri"):
+            return {**values, "storage_uri": f"hf://{values['model_id']}"}
+        return values
 
     model_name: str = Field(
         "model",
@@ -77,6 +85,26 @@ class ServerSettings(BaseModel):
         None,
         description="Hugging Face task (sequence_classification, token_classification, fill_mask, "
         "text_embedding, text_generation). Default: from the model's config.json.",
+    )
+    backend: Literal["auto", "vllm", "transformers"] = Field(
+        "auto",
+        description="Hugging Face text generation on vLLM or transformers. auto: vLLM when it is "
+        "installed and knows the model's architecture, else transformers.",
+    )
+    model_id: str | None = Field(
+        None,
+        description="A Hugging Face Hub model id, served when no --storage-uri is given "
+        "(as hf://MODEL_ID).",
+        json_schema_extra=kserve_flag("--model_id"),
+    )
+    max_model_len: int | None = Field(
+        None,
+        gt=0,
+        description="vLLM backend: the context length to reserve for. Default: the model's.",
+        json_schema_extra=kserve_flag("--max_model_len"),
+    )
+    dtype: Literal["auto", "float32", "float16", "bfloat16", "half", "float"] | None = Field(
+        None, description="vLLM backend: the weights' and activations' type. Default: auto."
     )
     threads: int | None = Field(
         None,

@@ -72,6 +72,42 @@ def test_a_streamed_completion_is_the_plain_one_in_pieces(client: openai.OpenAI)
     assert len({chunk.id for chunk in chunks}) == 1
 
 
+def test_n_answers_come_indexed_with_their_tokens_summed(client: openai.OpenAI) -> None:
+    # The transformers backend samples one answer per call: the server asks n times.
+    completion = client.completions.create(model=GPT2, prompt=PROMPT, max_tokens=6, n=3)
+    alone = greedy(client, max_tokens=6)
+
+    assert [choice.index for choice in completion.choices] == [0, 1, 2]
+    assert all(choice.finish_reason == "length" for choice in completion.choices)
+    assert completion.usage is not None and alone.usage is not None
+    assert completion.usage.completion_tokens == 18
+    assert completion.usage.prompt_tokens == alone.usage.prompt_tokens
+
+
+def test_n_streamed_answers_interleave_and_end_once(client: openai.OpenAI) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model=GPT2,
+            messages=[{"role": "user", "content": PROMPT}],
+            max_tokens=5,
+            n=2,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    answers: dict[int, list[Any]] = {}
+    for chunk in chunks[:-1]:
+        [choice] = chunk.choices
+        answers.setdefault(choice.index, []).append(choice)
+    assert sorted(answers) == [0, 1]
+    for parts in answers.values():
+        assert parts[0].delta.role == "assistant"
+        assert [part.finish_reason for part in parts][-1] == "length"
+    assert chunks[-1].choices == [] and chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 10
+
+
 def test_a_stop_sequence_cuts_the_text_and_stops(client: openai.OpenAI) -> None:
     text = greedy(client, max_tokens=30).choices[0].text
     stop = text[1:3]  # two characters spanning two tokens, found after the first character
@@ -198,7 +234,8 @@ def test_an_unknown_model_is_a_404(client: openai.OpenAI) -> None:
             lambda c: c.completions.create(model=GPT2, prompt=PROMPT, temperature=3),
             "between 0 and 2",
         ),
-        (lambda c: c.completions.create(model=GPT2, prompt=PROMPT, n=2), '"n" must be 1'),
+        (lambda c: c.completions.create(model=GPT2, prompt=PROMPT, logprobs=2), "--backend vllm"),
+        (lambda c: c.completions.create(model=GPT2, prompt=PROMPT, n=0), '"n" must be'),
         (lambda c: c.completions.create(model=GPT2, prompt=[1, 2]), "token lists"),
         (lambda c: c.completions.create(model=SCRIPTED, prompt="refuse"), "refused"),
     ],

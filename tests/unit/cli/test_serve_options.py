@@ -66,7 +66,19 @@ def test_every_alias_is_declared_on_its_field() -> None:
         "grpc_port": ["--grpc_port"],
         "predictor_host": ["--predictor_host"],
         "predictor_protocol": ["--protocol", "--predictor_protocol"],
+        "model_id": ["--model_id"],
+        "max_model_len": ["--max_model_len"],
     }
+
+
+def test_huggingfaceservers_flags_parse_and_a_model_id_alone_is_a_hub_model() -> None:
+    settings = parse("--model_name", "llm", "--model_id", "org/tiny", "--backend", "vllm",
+                     "--max_model_len", "512", "--dtype", "float32")  # fmt: skip
+    assert settings.storage_uri == "hf://org/tiny"
+    assert (settings.backend, settings.max_model_len, settings.dtype) == ("vllm", 512, "float32")
+    assert parse("--model_id", "org/tiny", "--model_dir", "/m").storage_uri == "/m"
+    with pytest.raises(click.BadParameter):
+        parse("--backend", "tgi")
 
 
 def test_a_transformers_kserve_args_parse() -> None:

