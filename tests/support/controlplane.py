@@ -44,13 +44,19 @@ def wait_until(check: Callable[[], T | None], timeout: float = 90.0, what: str =
 
 
 class ControlPlane(ServeProcess):
-    def __init__(self, home: Path, *args: str, ports: tuple[int, int, int] = (0, 0, 0)) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *args: str,
+        ports: tuple[int, int, int] = (0, 0, 0),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         api, http, grpc = ports
         super().__init__(
             "--home", str(home), "--api-port", str(api), "--http-port", str(http),
             "--grpc-port", str(grpc), *FAST, *args,
-            command="up",
+            command="up", env=env,
         )  # fmt: skip
         self.api_port = 0
 

@@ -85,3 +85,33 @@ def kserve_docs_example(manifest: str, docs_uri: str, storage: Path) -> str:
     """A KServe docs manifest with its storageUri pointed at `storage`, nothing else changed."""
     assert manifest.count(docs_uri) == 1
     return manifest.replace(docs_uri, f"file://{storage}")
+
+
+# KServe's "Deploy the Llama3 model with the Hugging Face LLM serving runtime" example: the
+# huggingface runtime, vLLM backend, the model from the Hub by --model_id.
+LLAMA3_MODEL_ID = "meta-llama/meta-llama-3-8b-instruct"
+LLAMA3_RESOURCES = """\
+      resources:
+        limits:
+          cpu: "6"
+          memory: 24Gi
+          nvidia.com/gpu: "1"
+        requests:
+          cpu: "6"
+          memory: 24Gi
+          nvidia.com/gpu: "1"
+"""
+LLAMA3 = f"""\
+apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata:
+  name: huggingface-llama3
+spec:
+  predictor:
+    model:
+      modelFormat:
+        name: huggingface
+      args:
+        - --model_name=llama3
+        - --model_id={LLAMA3_MODEL_ID}
+{LLAMA3_RESOURCES}"""

@@ -172,9 +172,7 @@ class Reconciler:
             except Exception:
                 # One service's failure must not stop the others, nor its own replicas: keep
                 # what it had and try again on the next pass.
-                log.exception(
-                    "%s/%s: reconcile failed; retry in %s s", *key, self._settings.tick
-                )
+                log.exception("%s/%s: reconcile failed; retry in %s s", *key, self._settings.tick)
                 outcome = _Outcome(
                     self._routes.get(key, []),
                     {(key[0], r["metadata"]["name"]) for r in revs},
@@ -273,7 +271,13 @@ class Reconciler:
         namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         domain = self._settings.domain
         revs.sort(key=revisions.number_of)
-        plan = templates.plan(obj, runtimes, serve_argv=self._serve_argv, component=component)
+        plan = templates.plan(
+            obj,
+            runtimes,
+            serve_argv=self._serve_argv,
+            component=component,
+            pythons=self._settings.pythons,
+        )
         latest = revs[-1] if revs else None
         if plan.spec is not None and (
             latest is None or revisions.digest_of(latest) != revisions.digest(plan.spec)

@@ -6,10 +6,11 @@ from `MODELPLANE_<FIELD>`, so `MODELPLANE_HOME` moves the whole state directory.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ENV_PREFIX = "MODELPLANE_"
 
@@ -78,6 +79,13 @@ class UpSettings(BaseModel):
         "that has the server and framework imported (sklearn, xgboost, lightgbm, onnx), so a "
         "scale-from-zero skips Python's start and imports. Local backend only.",
     )
+    runtime_python: str | None = Field(
+        None,
+        description="Run the replicas of a model format with another environment's Python, as "
+        "KServe runs each runtime in its own image: FORMAT=PYTHON[,FORMAT=PYTHON...], e.g. "
+        "huggingface=.venv-vllm/bin/python for an environment with vLLM. That environment needs "
+        "modelplane installed too.",
+    )
     apply: Path | None = Field(
         None,
         description="A manifest file or directory to apply once the control plane is up, "
@@ -89,3 +97,32 @@ class UpSettings(BaseModel):
         "expressions of header names, comma-separated (KServe's router.headers.propagate).",
     )
     log_level: str = Field("info", description="debug, info, warning or error.")
+
+    @field_validator("runtime_python")
+    @classmethod
+    def _pythons_exist(cls, value: str | None) -> str | None:
+        for model_format, python in _pairs(value).items():
+            if not shutil.which(python):
+                raise ValueError(
+                    f"{model_format}={python}: no such program; give the path of a Python "
+                    "interpreter (an environment's bin/python)"
+                )
+        return value
+
+    @property
+    def pythons(self) -> dict[str, str]:
+        """Model format -> the Python its replicas run with (`--runtime-python`)."""
+        return {fmt: str(Path(python).absolute()) if "/" in python else python
+                for fmt, python in _pairs(self.runtime_python).items()}  # fmt: skip
+
+
+def _pairs(value: str | None) -> dict[str, str]:
+    pairs = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        model_format, sep, python = item.partition("=")
+        if not sep or not model_format.strip() or not python.strip():
+            raise ValueError(f"{item.strip()!r} is not FORMAT=PYTHON")
+        pairs[model_format.strip().lower()] = python.strip()
+    return pairs

@@ -49,6 +49,7 @@ def plan(
     *,
     serve_argv: Sequence[str],
     component: str = "predictor",
+    pythons: Mapping[str, str] | None = None,
 ) -> Plan:
     """The next revision spec of one component (`predictor`, `transformer`, `explainer`)."""
     try:
@@ -88,6 +89,9 @@ def plan(
         return failed("NoSupportingRuntime", str(exc))
     except ValueError as exc:
         return failed("InvalidSpec", str(exc))
+    python = (pythons or {}).get((model.model_format or "").lower())
+    if python is not None:  # this format's replicas run in another environment
+        serve_argv = [python, *serve_argv[1:]]
     try:
         template = _template(container, model, serve_argv, isvc.name)
     except ValueError as exc:

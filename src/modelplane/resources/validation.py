@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import pydantic
@@ -125,6 +126,11 @@ def _metadata_causes(kind: catalog.Kind, metadata: Any) -> list[meta.Cause]:
     return [meta.invalid(["metadata", "name"], name, "; ".join(problems))] if problems else []
 
 
+def _names_hub_model(args: Sequence[str]) -> bool:
+    """KServe's huggingfaceserver loads from the Hub by `--model_id` when there is no storage."""
+    return any(arg == "--model_id" or arg.startswith("--model_id=") for arg in args)
+
+
 def _isvc_causes(isvc: inference_service.InferenceService) -> tuple[list[meta.Cause], list[str]]:
     predictor = isvc.spec.predictor
     at = ("spec", "predictor")
@@ -144,7 +150,7 @@ def _isvc_causes(isvc: inference_service.InferenceService) -> tuple[list[meta.Ca
         spec: inference_service.PredictorExtension = getattr(predictor, form)
         if isinstance(spec, inference_service.ModelSpec) and not spec.model_format.name:
             causes.append(meta.required((*at, form, "modelFormat", "name")))
-        if not spec.storage_uri:
+        if not spec.storage_uri and not _names_hub_model(spec.args or ()):
             detail = "the model server needs a storage URI to load the model from"
             if spec.storage is not None:
                 detail += "; modelplane reads storageUri, not storage"
@@ -205,9 +211,7 @@ def _explainer_causes(
         causes.append(meta.invalid(at, forms, detail))
     for form in ("alibi", "art"):
         if form in forms:
-            causes.append(
-                meta.not_supported((*at, form), form, ["shap", "containers"])
-            )
+            causes.append(meta.not_supported((*at, form), form, ["shap", "containers"]))
     if explainer.containers:
         causes += serving_runtime.container_causes(explainer.containers, (*at, "containers"))
     if explainer.shap is not None:

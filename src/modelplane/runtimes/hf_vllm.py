@@ -111,11 +111,6 @@ class VLLMModel(hf_generative.GenerativeModel):
     def wait_idle(self, timeout: float | None = None) -> bool:
         return True  # the engine aborts what is left when it shuts down
 
-    def create_embedding(self, request: completions.EmbeddingRequest) -> completions.Embeddings:
-        raise errors.InvalidInput(
-            f"model '{self.name}' generates text; embeddings come from an embedding model"
-        )
-
     def _generate(
         self, prompt: str, sampling: completions.Sampling, *, special_tokens: bool, chat: bool
     ) -> hf_generative.Deltas:
@@ -196,11 +191,13 @@ class VLLMModel(hf_generative.GenerativeModel):
         return tuple(out)
 
     def _token_text(self, token_id: int, candidate: Any) -> str:
+        """A token's text; a token that is no text alone (one byte of a multi-byte character)
+        goes by its vocabulary entry, so the alternatives of one position stay distinct."""
         decoded = getattr(candidate, "decoded_token", None)
-        if decoded is not None:
+        if decoded and "\ufffd" not in decoded:
             return str(decoded)
         with self._tokenizer_lock:
-            return str(self._tokenizer.decode([token_id]))
+            return str(self._tokenizer.convert_ids_to_tokens(token_id))
 
 
 def _finish(reason: str | None) -> completions.FinishReason | None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
+
 from modelplane.controlplane import templates
 from modelplane.controlplane.settings import UpSettings
 from modelplane.resources import builtin
@@ -9,8 +13,6 @@ from tests.support.manifests import isvc
 
 SERVE = ("/usr/bin/python3", "-m", "modelplane.cli", "serve")
 RUNTIMES = templates.Runtimes(cluster=builtin.cluster_runtimes())
-
-
 
 
 SKLEARN = {"model": {"modelFormat": {"name": "sklearn"}, "storageUri": "file:///models/iris"}}
@@ -27,6 +29,28 @@ def test_a_model_format_runs_modelplane_serve_of_the_builtin_runtime() -> None:
     assert "--http-port={http_port}" in argv and "--grpc-port={grpc_port}" in argv
     assert plan.spec["template"]["readinessPath"] == "/v2/health/ready"
     assert plan.spec["runtime"] == "kserve-sklearnserver"
+
+
+def test_a_format_given_another_python_runs_its_replicas_with_it() -> None:
+    hf = {"model": {"modelFormat": {"name": "huggingface"}, "args": ["--model_id=org/llm"]}}
+    pythons = {"huggingface": "/envs/vllm/bin/python"}
+
+    llm = templates.plan(isvc(hf), RUNTIMES, serve_argv=SERVE, pythons=pythons).spec
+    iris = templates.plan(isvc(SKLEARN), RUNTIMES, serve_argv=SERVE, pythons=pythons).spec
+
+    assert llm is not None and iris is not None
+    assert llm["template"]["argv"][:4] == ["/envs/vllm/bin/python", *SERVE[1:]]
+    assert "--model_id=org/llm" in llm["template"]["argv"]
+    assert iris["template"]["argv"][:4] == list(SERVE)
+
+
+def test_runtime_python_is_format_equals_program() -> None:
+    settings = UpSettings(runtime_python=f"huggingface={sys.executable}, onnx=python3")
+    assert settings.pythons == {"huggingface": sys.executable, "onnx": "python3"}
+    with pytest.raises(ValueError, match="FORMAT=PYTHON"):
+        UpSettings(runtime_python="huggingface")
+    with pytest.raises(ValueError, match="no such program"):
+        UpSettings(runtime_python="huggingface=/no/such/python")
 
 
 def test_the_legacy_framework_key_gives_the_same_process() -> None:
