@@ -94,9 +94,14 @@ def _triton(args: list[str], ctx: Context) -> list[str]:
 
 
 def _serve(
-    model_format: str, renames: dict[str, str | None], storage: set[str], hub: bool = False
+    model_format: str,
+    renames: dict[str, str | None],
+    storage: set[str],
+    hub: bool = False,
+    fixed: tuple[str, ...] = (),
 ) -> Translate:
-    """`modelplane serve` for one format, KServe's or another server's flags renamed."""
+    """`modelplane serve` for one format, KServe's or another server's flags renamed, and the
+    `fixed` args that make it the same server (vLLM's image: the vLLM backend)."""
 
     def translate(args: list[str], ctx: Context) -> list[str]:
         every = {**renames, "--http_port": None, "--grpc_port": None}
@@ -108,7 +113,7 @@ def _serve(
             "--http-port": "{http_port}",
             "--grpc-port": "{grpc_port}",
         }
-        return ["serve", f"--model-format={model_format}", *_ensure(out, defaults)]
+        return ["serve", f"--model-format={model_format}", *fixed, *_ensure(out, defaults)]
 
     return translate
 
@@ -139,7 +144,10 @@ IMAGES: dict[str, tuple[tuple[str, ...], Translate]] = {
         ("tensorflow_model_server",),
         _serve("tensorflow", _TF_SERVING, {"--model_base_path"}),
     ),
-    "vllm/vllm-openai": ((), _serve("huggingface", _VLLM, {"--model"}, hub=True)),
+    "vllm/vllm-openai": (
+        (),
+        _serve("huggingface", _VLLM, {"--model"}, hub=True, fixed=("--backend=vllm",)),
+    ),
 }
 
 

@@ -78,7 +78,8 @@ def test_vllm_openai_serves_a_hub_id_or_the_mount_as_huggingface() -> None:
         "vllm/vllm-openai:latest", [], ["--model", "facebook/opt-125m", "--port", "8080"], CTX
     )
     assert hub == [
-        "serve", "--model-format=huggingface", "--storage-uri=hf://facebook/opt-125m",
+        "serve", "--model-format=huggingface", "--backend=vllm",
+        "--storage-uri=hf://facebook/opt-125m",
         "--model-name=iris", "--http-port={http_port}", "--grpc-port={grpc_port}",
     ]  # fmt: skip
     mounted = images.local_command(
