@@ -22,6 +22,7 @@ vLLM would take nearly all the machine's memory.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import itertools
 import os
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.core import completions, errors
-from modelplane.runtimes import hf_generative
+from modelplane.runtimes import hf_generative, huggingface
 
 KV_CACHE_SPACE = "VLLM_CPU_KVCACHE_SPACE"
 DEFAULT_KV_CACHE_GIB = "1"
@@ -48,6 +49,39 @@ def supports(config: dict[str, Any]) -> bool:
 
     known = set(ModelRegistry.get_supported_archs())
     return any(arch in known for arch in config.get("architectures") or ())
+
+
+def start_engine(
+    model: huggingface.HuggingFaceModel,
+    max_model_len: int | None,
+    dtype: str | None,
+    runner: str,
+) -> Any:
+    """vLLM's `AsyncLLM` for a model directory; `runner` is `generate` or `pooling`."""
+    if not available():
+        raise errors.ModelLoadError(f"--backend vllm needs vLLM here: {INSTALL}")
+    from vllm import AsyncEngineArgs
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    if model.threads is not None:
+        os.environ.setdefault("OMP_NUM_THREADS", str(model.threads))
+    # On CPU, vLLM otherwise reserves nearly all of the machine's memory for its KV cache
+    # (and takes a minute to allocate it); a replica shares the machine.
+    os.environ.setdefault(KV_CACHE_SPACE, DEFAULT_KV_CACHE_GIB)
+    arguments = AsyncEngineArgs(
+        model=str(model.model_dir),
+        served_model_name=[model.name],
+        max_model_len=max_model_len,
+        dtype=dtype or "auto",
+        runner=runner,
+    )
+    try:
+        return AsyncLLM.from_engine_args(arguments)
+    except Exception as exc:  # vLLM reports unsupported models and settings by raising
+        raise errors.ModelLoadError(
+            f"vLLM cannot serve the model in {model.model_dir}: {type(exc).__name__}: "
+            f"{_first_line(exc)}; --backend transformers serves it without vLLM"
+        ) from exc
 
 
 class VLLMModel(hf_generative.GenerativeModel):
@@ -73,30 +107,8 @@ class VLLMModel(hf_generative.GenerativeModel):
         self._request_ids = itertools.count()
 
     def load(self) -> bool:
-        if not available():
-            raise errors.ModelLoadError(f"--backend vllm needs vLLM here: {INSTALL}")
-        from vllm import AsyncEngineArgs
-        from vllm.v1.engine.async_llm import AsyncLLM
-
-        if self.threads is not None:
-            os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
-        # On CPU, vLLM otherwise reserves nearly all of the machine's memory for its KV cache
-        # (and takes a minute to allocate it); a replica shares the machine.
-        os.environ.setdefault(KV_CACHE_SPACE, DEFAULT_KV_CACHE_GIB)
         self._tokenizer = self._read_tokenizer()
-        arguments = AsyncEngineArgs(
-            model=str(self.model_dir),
-            served_model_name=[self.name],
-            max_model_len=self.max_model_len,
-            dtype=self.dtype or "auto",
-        )
-        try:
-            self._engine = AsyncLLM.from_engine_args(arguments)
-        except Exception as exc:  # vLLM reports unsupported models and settings by raising
-            raise errors.ModelLoadError(
-                f"vLLM cannot serve the model in {self.model_dir}: {type(exc).__name__}: "
-                f"{_first_line(exc)}; --backend transformers serves it without vLLM"
-            ) from exc
+        self._engine = start_engine(self, self.max_model_len, self.dtype, runner="generate")
         self.max_context = int(self._engine.model_config.max_model_len)
         self.ready = True
         return self.ready
@@ -198,6 +210,80 @@ class VLLMModel(hf_generative.GenerativeModel):
             return str(decoded)
         with self._tokenizer_lock:
             return str(self._tokenizer.convert_ids_to_tokens(token_id))
+
+
+class VLLMEmbeddingModel(huggingface.HuggingFaceModel):
+    """A text-embedding model (as sentence-transformers saves it, or a bare encoder) whose
+    vectors vLLM's pooling runner computes, pooled and normalised as the model's own
+    sentence-transformers settings say."""
+
+    backend = "vllm"
+
+    def __init__(
+        self,
+        name: str,
+        model_dir: Path | None = None,
+        *,
+        max_model_len: int | None = None,
+        dtype: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(name, model_dir, **options)
+        self.max_model_len = max_model_len
+        self.dtype = dtype
+        self.max_context: int | None = None
+        self._engine: Any = None
+        self._request_ids = itertools.count()
+
+    def load(self) -> bool:
+        self._tokenizer = self._read_tokenizer()
+        self._engine = start_engine(self, self.max_model_len, self.dtype, runner="pooling")
+        self.max_context = int(self._engine.model_config.max_model_len)
+        self.ready = True
+        return self.ready
+
+    def stop(self) -> None:
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            engine.shutdown()
+        self._tokenizer = None
+        self.ready = False
+
+    def predict(self, payload: Any, headers: Any = None) -> Any:
+        raise errors.InvalidInput(
+            f"model '{self.name}' is served by vLLM for embeddings: send OpenAI requests to "
+            "/openai/v1/embeddings (--backend transformers also answers V1 and V2)"
+        )
+
+    async def create_embedding(
+        self, request: completions.EmbeddingRequest
+    ) -> completions.Embeddings:
+        engine = self._engine
+        if engine is None:
+            raise errors.ModelNotReady(self.name)
+        from vllm import PoolingParams
+
+        with self._tokenizer_lock:
+            prompts = [list(self._tokenizer(text)["input_ids"]) for text in request.inputs]
+        for index, ids in enumerate(prompts):
+            if self.max_context is not None and len(ids) > self.max_context:
+                raise errors.ContextLengthExceeded(
+                    f"input[{index}] is {len(ids)} tokens, but model '{self.name}' takes at "
+                    f"most {self.max_context}: shorten it"
+                )
+
+        async def embed(ids: list[int]) -> list[float]:
+            request_id = f"{self.name}-{os.getpid()}-e{next(self._request_ids)}"
+            last: Any = None
+            params = PoolingParams(task="embed")
+            async for output in engine.encode({"prompt_token_ids": ids}, params, request_id):
+                last = output
+            if last is None:
+                raise errors.InferenceError("vLLM returned no embedding")
+            return [float(x) for x in last.outputs.data.tolist()]
+
+        vectors = await asyncio.gather(*(embed(ids) for ids in prompts))
+        return completions.Embeddings(list(vectors), sum(len(ids) for ids in prompts))
 
 
 def _finish(reason: str | None) -> completions.FinishReason | None:

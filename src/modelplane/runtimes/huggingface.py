@@ -164,27 +164,28 @@ class HuggingFaceModel(model.Model):
 
 
 def _task_class(task: str, config: dict[str, Any], backend: str) -> type[HuggingFaceModel]:
+    """The class for a task and backend. `auto` takes vLLM for text generation only: an
+    embedding model on vLLM answers OpenAI's embeddings alone, where transformers also answers
+    V1 and V2, so vLLM embeddings are asked for by name (`--backend vllm`)."""
     if backend not in BACKENDS:
         raise errors.ModelLoadError(
             f"--backend {backend!r} is not a backend: use {', '.join(BACKENDS)}"
         )
-    if task == hf_config.TEXT_GENERATION:
-        from modelplane.runtimes import hf_generative, hf_vllm
+    from modelplane.runtimes import hf_encoder, hf_generative, hf_vllm
 
+    if task == hf_config.TEXT_GENERATION:
         if backend == "vllm" or (
             backend == "auto" and hf_vllm.available() and hf_vllm.supports(config)
         ):
             return hf_vllm.VLLMModel
         return hf_generative.GenerativeModel
+    if task == hf_config.TEXT_EMBEDDING:
+        return hf_vllm.VLLMEmbeddingModel if backend == "vllm" else hf_encoder.EmbeddingModel
     if backend == "vllm":
         raise errors.ModelLoadError(
-            f"--backend vllm serves text_generation models, and this one is {task}: "
-            "use --backend auto or transformers"
+            f"--backend vllm serves text_generation and text_embedding models, and this one is "
+            f"{task}: use --backend auto or transformers"
         )
-    from modelplane.runtimes import hf_encoder
-
-    if task == hf_config.TEXT_EMBEDDING:
-        return hf_encoder.EmbeddingModel
     return hf_encoder.EncoderModel
 
 
