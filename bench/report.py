@@ -205,6 +205,7 @@ def generation_table(results: dict[str, Any]) -> Table | None:
         title=f"{tokens.TITLE}: streaming /openai/v1/completions, max_tokens "
         f"{tokens.MAX_TOKENS}, modelplane only"
     )
+    t.add_column("backend")
     t.add_column("streams", justify="right")
     t.add_column("tokens/s", justify="right", style="bold")
     t.add_column("TTFT p50\nms", justify="right")
@@ -220,6 +221,7 @@ def generation_table(results: dict[str, Any]) -> Table | None:
         m = run["median"]
         mark = "!" if m["errors"] else ""
         t.add_row(
+            tokens.backend_of(key),
             str(conc),
             f"{m['tokens_per_s']:,.0f}{mark}",
             f"{m['ttft_p50_ms']:.1f}",

@@ -140,7 +140,7 @@ class Bench:
             extra = shlex.split(self.args.modelplane_args)
             if config == "batch":
                 extra += shlex.split(self.args.batch_args)
-            return servers.modelplane(config, self.paths, extra)
+            return servers.modelplane(config, self.paths, extra, SERVER_CORE)
         if peer == "kserve":
             return servers.kserve(config, self.paths)
         if peer == "mlserver":
@@ -299,16 +299,29 @@ class Bench:
             )
 
     def generation(self, keys: list[str], counter: list[int]) -> None:
-        """The token-throughput rows: modelplane serving the tiny GPT-2, driven by
-        bench/tokens.py from this process (pinned to the load core)."""
-        name = "modelplane/gpt2"
+        """The token-throughput rows: modelplane serving the tiny GPT-2 on each backend, driven
+        by bench/tokens.py from this process (pinned to the load core)."""
+        for backend, config in (("transformers", "gpt2"), ("vllm", "gpt2-vllm")):
+            mine = [key for key in keys if tokens.backend_of(key) == backend]
+            if not mine:
+                continue
+            if backend == "vllm" and not servers.VLLM_MODELPLANE.exists():
+                self.skip(f"modelplane/{config}", "no .venv-vllm: run `make vllm`")
+                continue
+            try:
+                self.generation_on(f"modelplane/{config}", mine, counter)
+            except servers.ServerFailed as exc:
+                self.skip(f"modelplane/{config}", str(exc))
+
+    def generation_on(self, name: str, keys: list[str], counter: list[int]) -> None:
         launch = self.launch(name)
         log(f"starting {name}: {' '.join(launch.argv)}")
         model = servers.GPT2_MODEL
         plain = self.paths.bodies / "gen-plain"
         plain.write_text(json.dumps(tokens.request(model, stream=False)))
         body = Body(plain, "application/json")
-        server = servers.Server(launch, self.out / "logs" / "modelplane-gpt2.log", SERVER_CORE)
+        log_file = self.out / "logs" / f"{name.replace('/', '-')}.log"
+        server = servers.Server(launch, log_file, SERVER_CORE)
         with server:
             seconds = server.first_answer(tokens.PATH, body, tokens.check_plain)
             log(f"{name} answered {seconds:.2f} s after start")
@@ -414,10 +427,7 @@ class Bench:
             except servers.ServerFailed as exc:
                 self.skip(name, str(exc))
         if gen_keys:
-            try:
-                self.generation(gen_keys, counter)
-            except servers.ServerFailed as exc:
-                self.skip("modelplane/gpt2", str(exc))
+            self.generation(gen_keys, counter)
         cold_peers = [p for p in PEERS if p in args.peers.split(",")]
         if not args.no_cold_start:
             self.cold_starts(cold_peers)

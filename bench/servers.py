@@ -25,6 +25,7 @@ from bench import env, procs
 from bench.payloads import IRIS_MODEL, TENSOR_MODEL, Body
 
 GPT2_MODEL = "tiny-gpt2"
+VLLM_MODELPLANE = env.ROOT / ".venv-vllm" / "bin" / "modelplane"  # `make vllm`
 
 Check = Callable[[int, bytes], str | None]  # (status, body) -> None when right, else why not
 
@@ -55,7 +56,7 @@ def free_port() -> int:
 # -- launches ---------------------------------------------------------------------------------
 
 
-def modelplane(config: str, p: env.Paths, extra: list[str]) -> Launch:
+def modelplane(config: str, p: env.Paths, extra: list[str], server_core: int = 0) -> Launch:
     http, grpc = free_port(), free_port()
     argv = [str(env.ROOT / ".venv" / "bin" / "modelplane"), "serve"]
     if config == "tensor":
@@ -67,14 +68,20 @@ def modelplane(config: str, p: env.Paths, extra: list[str]) -> Launch:
         argv += ["--threads", "1"]
     elif config == "gpt2":
         argv += ["--model-name", GPT2_MODEL, "--storage-uri", str(p.gpt2_dir)]
-        argv += ["--device", "cpu", "--threads", "1"]
+        argv += ["--device", "cpu", "--threads", "1", "--backend", "transformers"]
+    elif config == "gpt2-vllm":
+        argv[0] = str(VLLM_MODELPLANE)
+        argv += ["--model-name", GPT2_MODEL, "--storage-uri", str(p.gpt2_dir)]
+        argv += ["--threads", "1", "--backend", "vllm"]
     else:
         argv += ["--model-name", IRIS_MODEL, "--storage-uri", str(p.iris_dir)]
     argv += ["--http-port", str(http), "--grpc-port", str(grpc), *extra]
     # PYTHONPATH: so that --model-class can import bench.models.
     run_env = {"PYTHONPATH": str(env.ROOT)}
-    if config == "gpt2":
+    if config.startswith("gpt2"):
         run_env["HF_HUB_OFFLINE"] = "1"
+    if config == "gpt2-vllm":  # vLLM binds its OpenMP threads itself: to the server's core
+        run_env |= {"VLLM_CPU_OMP_THREADS_BIND": str(server_core), "VLLM_CPU_KVCACHE_SPACE": "1"}
     return Launch("modelplane", config, argv, http, grpc, env=run_env)
 
 

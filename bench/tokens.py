@@ -1,7 +1,8 @@
 """Token throughput of generation: N concurrent streaming completions against modelplane.
 
 modelplane serves a tiny random-weight GPT-2 (`env.build_gpt2`: 2 layers, n_embd 64, CPU, one
-PyTorch thread) pinned to the server's core; this driver, in the bench's own process on the load
+thread) pinned to the server's core, on each backend of the Hugging Face runtime: transformers
+(`gen-` rows) and vLLM (`vllm-` rows, its engine's threads bound to the same core); this driver, in the bench's own process on the load
 core, keeps `concurrency` streaming `POST /openai/v1/completions` requests in flight (fixed prompt,
 temperature 0, max_tokens 64, `stream_options.include_usage`) for the round's duration, each
 worker starting its next request as soon as the last one ends (closed loop, like wrk).
@@ -29,7 +30,17 @@ from typing import Any
 
 import httpx
 
-KEYS = {"gen-c1": 1, "gen-c8": 8, "gen-c32": 32}  # --only key -> concurrent streams
+# --only key -> concurrent streams; `gen-` rows run the transformers backend, `vllm-` rows vLLM
+# (from .venv-vllm, `make vllm`), on the same model.
+KEYS = {
+    "gen-c1": 1, "gen-c8": 8, "gen-c32": 32,
+    "vllm-c1": 1, "vllm-c8": 8, "vllm-c32": 32,
+}  # fmt: skip
+BACKENDS = {"gen": "transformers", "vllm": "vllm"}
+
+
+def backend_of(key: str) -> str:
+    return BACKENDS[key.split("-", 1)[0]]
 TITLE = "generation (tiny GPT-2, CPU)"
 PROMPT = "the quick brown fox"
 MAX_TOKENS = 64
