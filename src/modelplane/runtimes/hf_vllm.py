@@ -159,8 +159,9 @@ class VLLMModel(hf_generative.GenerativeModel):
         from vllm.exceptions import VLLMClientError
 
         generated = [0] * params.n
+        outputs = engine.generate({"prompt_token_ids": ids}, params, request_id)
         try:
-            async for output in engine.generate({"prompt_token_ids": ids}, params, request_id):
+            async for output in outputs:
                 for answer in output.outputs:
                     generated[answer.index] += len(answer.token_ids)
                     finish = _finish(answer.finish_reason)
@@ -178,6 +179,11 @@ class VLLMModel(hf_generative.GenerativeModel):
             raise errors.InvalidInput(str(exc)) from None
         except Exception as exc:  # the engine died
             raise errors.InferenceError(f"vLLM failed the request: {exc}") from exc
+        finally:
+            # Closed here, not left to the garbage collector: a client that leaves while this
+            # generator waits at `yield` closes it there, and only closing vLLM's generator
+            # aborts the request in the engine (else it generates to the end).
+            await outputs.aclose()
         self.generated_tokens += sum(generated)
 
     def _logprobs(
