@@ -163,38 +163,6 @@ def test_bad_requests_are_400s_and_the_engine_keeps_serving(client: openai.OpenA
     assert after.usage is not None and after.usage.completion_tokens <= 2
 
 
-def test_a_client_that_leaves_mid_stream_aborts_its_request_in_the_engine(
-    plane: ControlPlane, client: openai.OpenAI
-) -> None:
-    # vLLM counts requests that finish by reason; an aborted one is not counted as `length`.
-    ran_out = 'vllm:request_success_total{engine="0",finished_reason="length",model_name="llama3"}'
-
-    def finished() -> float:
-        with plane.gateway() as gateway:
-            text = gateway.get("/metrics", headers={"Host": HOST}).text
-        found = [line for line in text.splitlines() if line.startswith(ran_out + " ")]
-        return float(found[0].split()[-1]) if found else 0.0
-
-    asked: Any = {"model": "llama3", "prompt": "the quick", "max_tokens": 1000, "temperature": 0}
-    start = finished()
-    whole = client.completions.create(**asked)
-    assert whole.choices[0].finish_reason == "length"  # left alone, it runs to 1,000 tokens
-    # vLLM counts a request a moment after answering it: once `whole` is counted, so is every
-    # request before it, and the count is the baseline.
-    wait_until(lambda: finished() >= start + 1, what="vLLM to count the whole answer")
-    baseline = finished()
-    stream = client.completions.create(**asked, stream=True)
-    next(iter(stream))
-    stream.close()
-    # Asked after the abandoned stream, this one would finish after it: once it is counted,
-    # the stream would have been too, had it run to the end.
-    again = client.completions.create(**asked)
-    assert again.choices[0].finish_reason == "length"
-
-    wait_until(lambda: finished() >= baseline + 1, what="vLLM to count the second whole answer")
-    assert finished() == baseline + 1
-
-
 def test_embeddings_from_vllm_match_sentence_transformers(plane: ControlPlane) -> None:
     from sentence_transformers import SentenceTransformer
 

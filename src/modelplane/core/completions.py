@@ -17,9 +17,8 @@ gives `logprobs` has the attribute `gives_logprobs = True` and puts one `TokenLo
 token on each delta; the server refuses `logprobs` for the others. A model without
 `samples_n = True` is asked `n` times, one answer each, and `fan_out` merges the answers.
 Streaming and non-streaming answers come from the same iterator: the server either forwards each
-delta or joins them. The server calls the
-iterator's `aclose()`, when it has one, as soon as the client goes away, so the model can stop
-generating.
+delta or joins them. The server calls the iterator's `aclose()`, when it has one, as soon as the
+client goes away, so the model can stop generating.
 """
 
 from __future__ import annotations
@@ -52,8 +51,8 @@ class Sampling:
     stop: tuple[str, ...] = ()
     #: How many answers to the one prompt.
     n: int = 1
-    #: Log-probabilities: None for none, else how many most likely alternatives per token
-    #: besides the chosen token (0: the chosen token's alone).
+    #: Log-probabilities: None for none, else how many of the most likely tokens to list at
+    #: each position beside the chosen one's (0: the chosen token's alone).
     logprobs: int | None = None
 
 
@@ -188,7 +187,9 @@ async def gather(deltas: AsyncIterator[Delta], n: int) -> tuple[list[Choice], Us
         parts[delta.index].append(delta.text)
         choice = choices[delta.index]
         if delta.logprobs is not None:
-            choice.logprobs = [*(choice.logprobs or ()), *delta.logprobs]
+            if choice.logprobs is None:
+                choice.logprobs = []
+            choice.logprobs.extend(delta.logprobs)
         if delta.finish_reason is not None:
             choice.finish_reason = delta.finish_reason
         tally.add(delta)

@@ -28,7 +28,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from modelplane.core import completions, errors
 from modelplane.runtimes import hf_generative, huggingface
@@ -84,12 +84,11 @@ def start_engine(
         ) from exc
 
 
-class VLLMModel(hf_generative.GenerativeModel):
-    """A causal language model whose completions vLLM's engine generates."""
+class _OnEngine(huggingface.HuggingFaceModel):
+    """What both vLLM models share: the engine's options, its start and its stop."""
 
     backend = "vllm"
-    samples_n = True
-    gives_logprobs = True
+    runner: ClassVar[str]  # vLLM's runner: generate or pooling
 
     def __init__(
         self,
@@ -103,12 +102,13 @@ class VLLMModel(hf_generative.GenerativeModel):
         super().__init__(name, model_dir, **options)
         self.max_model_len = max_model_len
         self.dtype = dtype
+        self.max_context: int | None = None
         self._engine: Any = None
         self._request_ids = itertools.count()
 
     def load(self) -> bool:
         self._tokenizer = self._read_tokenizer()
-        self._engine = start_engine(self, self.max_model_len, self.dtype, runner="generate")
+        self._engine = start_engine(self, self.max_model_len, self.dtype, self.runner)
         self.max_context = int(self._engine.model_config.max_model_len)
         self.ready = True
         return self.ready
@@ -119,6 +119,17 @@ class VLLMModel(hf_generative.GenerativeModel):
             engine.shutdown()
         self._tokenizer = None
         self.ready = False
+
+    def _request_id(self) -> str:
+        return f"{self.name}-{os.getpid()}-{next(self._request_ids)}"
+
+
+class VLLMModel(_OnEngine, hf_generative.GenerativeModel):
+    """A causal language model whose completions vLLM's engine generates."""
+
+    runner = "generate"
+    samples_n = True
+    gives_logprobs = True
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         return True  # the engine aborts what is left when it shuts down
@@ -150,14 +161,11 @@ class VLLMModel(hf_generative.GenerativeModel):
             )
         except (ValueError, VLLMClientError) as exc:  # vLLM's checks (n > 1 when greedy, ...)
             raise errors.InvalidInput(str(exc)) from None
-        request_id = f"{self.name}-{os.getpid()}-{next(self._request_ids)}"
-        return self._stream(engine, ids, params, request_id)
+        return self._stream(engine, ids, params, self._request_id())
 
     async def _stream(
         self, engine: Any, ids: list[int], params: Any, request_id: str
     ) -> AsyncIterator[completions.Delta]:
-        from vllm.exceptions import VLLMClientError
-
         generated = [0] * params.n
         outputs = engine.generate({"prompt_token_ids": ids}, params, request_id)
         try:
@@ -175,9 +183,11 @@ class VLLMModel(hf_generative.GenerativeModel):
                         yield completions.Delta(answer.text, finish, used, answer.index, logprobs)
         except errors.ModelplaneError:
             raise
-        except VLLMClientError as exc:
-            raise errors.InvalidInput(str(exc)) from None
-        except Exception as exc:  # the engine died
+        except Exception as exc:
+            from vllm.exceptions import VLLMClientError
+
+            if isinstance(exc, VLLMClientError):  # the request's fault
+                raise errors.InvalidInput(str(exc)) from None
             raise errors.InferenceError(f"vLLM failed the request: {exc}") from exc
         finally:
             # Closed here, not left to the garbage collector: a client that leaves while this
@@ -218,42 +228,12 @@ class VLLMModel(hf_generative.GenerativeModel):
             return str(self._tokenizer.convert_ids_to_tokens(token_id))
 
 
-class VLLMEmbeddingModel(huggingface.HuggingFaceModel):
+class VLLMEmbeddingModel(_OnEngine):
     """A text-embedding model (as sentence-transformers saves it, or a bare encoder) whose
     vectors vLLM's pooling runner computes, pooled and normalised as the model's own
     sentence-transformers settings say."""
 
-    backend = "vllm"
-
-    def __init__(
-        self,
-        name: str,
-        model_dir: Path | None = None,
-        *,
-        max_model_len: int | None = None,
-        dtype: str | None = None,
-        **options: Any,
-    ) -> None:
-        super().__init__(name, model_dir, **options)
-        self.max_model_len = max_model_len
-        self.dtype = dtype
-        self.max_context: int | None = None
-        self._engine: Any = None
-        self._request_ids = itertools.count()
-
-    def load(self) -> bool:
-        self._tokenizer = self._read_tokenizer()
-        self._engine = start_engine(self, self.max_model_len, self.dtype, runner="pooling")
-        self.max_context = int(self._engine.model_config.max_model_len)
-        self.ready = True
-        return self.ready
-
-    def stop(self) -> None:
-        engine, self._engine = self._engine, None
-        if engine is not None:
-            engine.shutdown()
-        self._tokenizer = None
-        self.ready = False
+    runner = "pooling"
 
     def predict(self, payload: Any, headers: Any = None) -> Any:
         raise errors.InvalidInput(
@@ -279,7 +259,7 @@ class VLLMEmbeddingModel(huggingface.HuggingFaceModel):
                 )
 
         async def embed(ids: list[int]) -> list[float]:
-            request_id = f"{self.name}-{os.getpid()}-e{next(self._request_ids)}"
+            request_id = self._request_id()
             last: Any = None
             params = PoolingParams(task="embed")
             async for output in engine.encode({"prompt_token_ids": ids}, params, request_id):
