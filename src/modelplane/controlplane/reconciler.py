@@ -92,6 +92,7 @@ class Reconciler:
         self._scaler = scaler
         self._settings = settings
         self._serve_argv = tuple(serve_argv)
+        self._pythons = settings.pythons  # parsed once, not on every pass
         self._now = now
         self._clock = clock
         self.events = recorder or events.Recorder(now)
@@ -172,7 +173,9 @@ class Reconciler:
             except Exception:
                 # One service's failure must not stop the others, nor its own replicas: keep
                 # what it had and try again on the next pass.
-                log.exception("%s/%s: reconcile failed; retry in %s s", *key, self._settings.tick)
+                log.exception(
+                    "%s/%s: reconcile failed; retry in %s s", *key, self._settings.tick
+                )
                 outcome = _Outcome(
                     self._routes.get(key, []),
                     {(key[0], r["metadata"]["name"]) for r in revs},
@@ -276,7 +279,7 @@ class Reconciler:
             runtimes,
             serve_argv=self._serve_argv,
             component=component,
-            pythons=self._settings.pythons,
+            pythons=self._pythons,
         )
         latest = revs[-1] if revs else None
         if plan.spec is not None and (

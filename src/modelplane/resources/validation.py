@@ -211,7 +211,9 @@ def _explainer_causes(
         causes.append(meta.invalid(at, forms, detail))
     for form in ("alibi", "art"):
         if form in forms:
-            causes.append(meta.not_supported((*at, form), form, ["shap", "containers"]))
+            causes.append(
+                meta.not_supported((*at, form), form, ["shap", "containers"])
+            )
     if explainer.containers:
         causes += serving_runtime.container_causes(explainer.containers, (*at, "containers"))
     if explainer.shap is not None:

@@ -80,7 +80,7 @@ def start_engine(
     except Exception as exc:  # vLLM reports unsupported models and settings by raising
         raise errors.ModelLoadError(
             f"vLLM cannot serve the model in {model.model_dir}: {type(exc).__name__}: "
-            f"{_first_line(exc)}; --backend transformers serves it without vLLM"
+            f"{huggingface.first_line(exc)}; --backend transformers serves it without vLLM"
         ) from exc
 
 
@@ -276,8 +276,3 @@ def _finish(reason: str | None) -> completions.FinishReason | None:
     if reason is None:
         return None
     return "length" if reason == "length" else "stop"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else ""

@@ -149,7 +149,7 @@ class HuggingFaceModel(model.Model):
         except Exception as exc:  # missing or mismatched weights, an unknown model type
             raise errors.ModelLoadError(
                 f"cannot load the {self.task} model in {self.model_dir} with {auto.__name__}: "
-                f"{type(exc).__name__}: {_first_line(exc)}; it needs config.json and its weights "
+                f"{type(exc).__name__}: {first_line(exc)}; it needs config.json and its weights "
                 "(model.safetensors or pytorch_model.bin) as save_pretrained writes them"
             ) from exc
         return loaded.to(self.device).eval()
@@ -206,6 +206,7 @@ def _device(torch: Any, requested: str | None) -> Any:
     return device
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (frameworks raise pages of it)."""
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else ""
