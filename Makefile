@@ -61,7 +61,7 @@ test: install-test vllm lint typecheck
 	$(BIN)/python -m pytest -p no:cacheprovider tests/integration/kserve_client
 
 lint: install-test
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
 typecheck: install-test
@@ -74,10 +74,11 @@ proto: install-test
 clean:
 	rm -rf $(VENV) $(VLLM_VENV) $(EXAMPLE) .modelplane .pytest_cache .mypy_cache .ruff_cache
 
-## bench: modelplane side by side with KServe and MLServer (bench/NOTES.md); BENCH_ARGS=--quick
+## bench: modelplane side by side with KServe and MLServer, and `up`'s gateway and scale from zero
+##        (bench/NOTES.md); BENCH_ARGS=--quick
 .PHONY: bench
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-bench: $(VENV)/.installed-run
+bench: $(VENV)/.installed-test $(VLLM_VENV)/.installed
 	@if ! command -v wrk >/dev/null || ! command -v h2load >/dev/null; then \
 		echo "installing the load generators: wrk, nghttp2-client (h2load)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wrk nghttp2-client; \

@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -26,6 +27,7 @@ from bench import load, payloads
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "Host: sklearn-iris.default.example.com"
+PATH = "/v1/models/sklearn-iris:predict"
 
 
 def start(work: Path, model_dir: Path) -> tuple[subprocess.Popen[str], int, int]:
@@ -66,10 +68,42 @@ def start(work: Path, model_dir: Path) -> tuple[subprocess.Popen[str], int, int]
     raise RuntimeError(f"the control plane did not serve:\n{(work / 'up.log').read_text()}")
 
 
-def _latency(runs: list[load.Load]) -> str:
-    p50 = statistics.median(r.p50_ms for r in runs)
-    p99 = statistics.median(r.p99_ms for r in runs)
-    return f"{p50:.1f}/{p99:.1f}"
+def _latency(median: dict[str, float]) -> str:
+    return f"{median['p50_ms']:.1f}/{median['p99_ms']:.1f}"
+
+
+def compare(
+    model_dir: Path, work: Path, connections: list[int], seconds: int, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """Per connection count: the direct and the routed runs' rounds and medians (the bench's
+    results.json shape), direct and routed alternating round by round."""
+    body = payloads.Bodies(work / "bodies", model_dir / "model.joblib").get("v1", rows=2)
+    routed_body = payloads.Body(body.path, body.content_type, [HOST])
+    proc, gateway, replica = start(work, model_dir)
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        for conns in connections:
+            direct, routed = [], []
+            for _ in range(rounds):
+                direct.append(load.wrk(replica, PATH, body, conns, seconds, 1))
+                routed.append(load.wrk(gateway, PATH, routed_body, conns, seconds, 1))
+            found[f"c{conns}"] = {
+                way: {"rounds": [r.as_dict() for r in runs], "median": _median(runs)}
+                for way, runs in (("direct", direct), ("gateway", routed))
+            }
+    finally:
+        proc.terminate()  # SIGTERM: the control plane stops its replicas
+        proc.wait(60)
+    return found
+
+
+def _median(runs: list[load.Load]) -> dict[str, float]:
+    return {
+        "rps": statistics.median(r.rps for r in runs),
+        "p50_ms": statistics.median(r.p50_ms for r in runs),
+        "p99_ms": statistics.median(r.p99_ms for r in runs),
+        "errors": sum(r.error_count for r in runs),
+    }
 
 
 def main() -> None:
@@ -83,33 +117,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mp-gw-bench-") as tmp:
         work = Path(tmp)
         model_dir = train_sklearn(work / "model")
-        body = payloads.Bodies(work / "bodies", model_dir / "model.joblib").get("v1", rows=2)
-        proc, gateway, replica = start(work, model_dir)
-        try:
-            rows = []
-            routed_body = payloads.Body(body.path, body.content_type, [HOST])
-            path = "/v1/models/sklearn-iris:predict"
-            for connections in args.connections:
-                direct, routed = [], []
-                for _ in range(args.rounds):
-                    direct.append(load.wrk(replica, path, body, connections, args.seconds, 1))
-                    routed.append(
-                        load.wrk(gateway, path, routed_body, connections, args.seconds, 1)
-                    )
-                rows.append((connections, direct, routed))
-        finally:
-            proc.terminate()
-            proc.wait(60)
+        found = compare(model_dir, work, args.connections, args.seconds, args.rounds)
     print(f"\n{'conns':>5}  {'direct req/s':>12}  {'p50/p99 ms':>13}  "
           f"{'gateway req/s':>13}  {'p50/p99 ms':>13}  {'ratio':>6}  errors")  # fmt: skip
-    for connections, direct, routed in rows:
-        d = statistics.median(r.rps for r in direct)
-        g = statistics.median(r.rps for r in routed)
-        errors = sum(r.error_count for r in direct + routed)
-        print(f"{connections:>5}  {d:>12,.0f}  {_latency(direct):>13}  {g:>13,.0f}  "
-              f"{_latency(routed):>13}  {g / d:>6.2f}  {errors}")  # fmt: skip
-    print(f"\n{os.cpu_count()} cores; control plane + replica on core 0, wrk on core 1; "
-          f"median of {args.rounds} x {args.seconds} s rounds")
+    for key, both in found.items():
+        d, g = both["direct"]["median"], both["gateway"]["median"]
+        print(f"{key[1:]:>5}  {d['rps']:>12,.0f}  {_latency(d):>13}  {g['rps']:>13,.0f}  "
+              f"{_latency(g):>13}  {g['rps'] / d['rps']:>6.2f}  "
+              f"{d['errors'] + g['errors']}")  # fmt: skip
+    print(
+        f"\n{os.cpu_count()} cores; control plane + replica on core 0, wrk on core 1; "
+        f"median of {args.rounds} x {args.seconds} s rounds"
+    )
 
 
 if __name__ == "__main__":

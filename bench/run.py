@@ -17,6 +17,7 @@ import os
 import shlex
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -80,12 +81,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def generation_keys(args: argparse.Namespace) -> list[str]:
     """The generation rows (bench/tokens.py) to run: modelplane only, part of --quick."""
+    return _modelplane_keys(args, list(tokens.KEYS))
+
+
+CONTROL_PLANE = {
+    "gateway": "V1 2 rows through `modelplane up`'s gateway and on its replica's own port",
+    "scale-from-zero": "the first answer through the gateway after scale-to-zero",
+}
+
+
+def control_plane_keys(args: argparse.Namespace) -> list[str]:
+    """The `modelplane up` rows to run: modelplane only, part of --quick."""
+    return _modelplane_keys(args, list(CONTROL_PLANE))
+
+
+def _modelplane_keys(args: argparse.Namespace, keys: list[str]) -> list[str]:
+    """Those of modelplane's own `keys` that --peers and --only select."""
     if "modelplane" not in args.peers.split(","):
         return []
     patterns = [p for p in args.only.split(",") if p]
-    return [
-        key for key in tokens.KEYS if not patterns or any(fnmatch.fnmatch(key, p) for p in patterns)
-    ]
+    return [k for k in keys if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)]
 
 
 def selected(args: argparse.Namespace) -> list[Scenario]:
@@ -138,8 +153,10 @@ class Bench:
         peer, config = name.split("/")
         if peer == "modelplane":
             extra = shlex.split(self.args.modelplane_args)
-            if config == "batch":
+            if config.startswith("batch"):
                 extra += shlex.split(self.args.batch_args)
+            if config.endswith("-nolog"):
+                extra.append("--no-access-log")
             return servers.modelplane(config, self.paths, extra, SERVER_CORE)
         if peer == "kserve":
             return servers.kserve(config, self.paths)
@@ -358,6 +375,33 @@ class Bench:
                 }
                 self.save()
 
+    def control_plane(self, keys: list[str], counter: list[int]) -> None:
+        """`modelplane up`'s rows: the gateway against its replica's own port (bench/gateway.py)
+        and the first answer after scale-to-zero (bench/scale_from_zero.py)."""
+        from bench import gateway, scale_from_zero
+
+        for key in keys:
+            counter[0] += 1
+            log(f"[{counter[0]}/{counter[1]}] {key}: {CONTROL_PLANE[key]}")
+            with tempfile.TemporaryDirectory(prefix=f"mp-bench-{key}-") as tmp:
+                if key == "gateway":
+                    found: dict[str, Any] = gateway.compare(
+                        self.paths.iris_dir, Path(tmp), [8, 64], self.args.duration,
+                        self.args.rounds,
+                    )  # fmt: skip
+                    for conns, both in found.items():
+                        d, g = both["direct"]["median"], both["gateway"]["median"]
+                        log(
+                            f"  {conns}: direct {d['rps']:,.0f} req/s, through the gateway "
+                            f"{g['rps']:,.0f} ({g['rps'] / d['rps']:.2f}x)"
+                        )
+                else:
+                    found = scale_from_zero.measure(
+                        self.paths.iris_dir, Path(tmp), self.args.rounds
+                    )
+            self.results.setdefault("control_plane", {})[key] = found
+            self.save()
+
     def cold_starts(self, peers: list[str]) -> None:
         """Start each server `rounds` times, round-robin, timing spawn -> first right answer."""
         probe = self.bodies.get("v2", 2)
@@ -401,7 +445,7 @@ class Bench:
                     "batching rows",
                     f"`modelplane serve` has no {', '.join(missing)} yet; rows not measured",
                 )
-                wanted.discard("modelplane/batch")
+                wanted -= {"modelplane/batch", "modelplane/batch-nolog"}
         extra = [a for a in shlex.split(args.modelplane_args) if a.startswith("--")]
         missing = servers.missing_flags(extra)
         if missing:
@@ -414,7 +458,8 @@ class Bench:
         gen_keys = generation_keys(args)
         if gen_keys:
             env.build_gpt2(self.paths, log)
-        total = sum(len(scs) for _, scs in plan) + len(gen_keys)
+        plane_keys = control_plane_keys(args)
+        total = sum(len(scs) for _, scs in plan) + len(gen_keys) + len(plane_keys)
         log(
             f"{total} measurements, {args.rounds} round(s) of {args.duration:g} s each, "
             f"servers on core {SERVER_CORE}, load generator on core {LOAD_CORE}; "
@@ -428,6 +473,8 @@ class Bench:
                 self.skip(name, str(exc))
         if gen_keys:
             self.generation(gen_keys, counter)
+        if plane_keys:
+            self.control_plane(plane_keys, counter)
         cold_peers = [p for p in PEERS if p in args.peers.split(",")]
         if not args.no_cold_start:
             self.cold_starts(cold_peers)

@@ -33,8 +33,10 @@ def first_answers(home: Path, model_dir: Path, rounds: int, *args: str) -> list[
         assert plane.predict("iris", IRIS_ROWS).status_code == 200
         for k in range(rounds):
             wait_until(
-                lambda: plane.revision(REVISION)["status"].get("actualReplicas") == 0
-                and not list((home / "replicas").glob("*.json")),
+                lambda: (
+                    plane.revision(REVISION)["status"].get("actualReplicas") == 0
+                    and not list((home / "replicas").glob("*.json"))
+                ),
                 timeout=120,
                 what="zero replicas",
             )
@@ -48,21 +50,34 @@ def first_answers(home: Path, model_dir: Path, rounds: int, *args: str) -> list[
     return times
 
 
+def measure(model_dir: Path, work: Path, rounds: int) -> dict[str, list[float]]:
+    """Seconds to the first answer from zero replicas: "cold" with a new process per replica
+    (`--no-warm-starts`), "warm" forked from a template (the default)."""
+    return {
+        "cold": first_answers(work / "cold", model_dir, rounds, "--no-warm-starts"),
+        "warm": first_answers(work / "warm", model_dir, rounds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mp-zero-bench-") as tmp:
         work = Path(tmp)
-        model_dir = train_sklearn(work / "model")
-        cold = first_answers(work / "cold", model_dir, args.rounds, "--no-warm-starts")
-        warm = first_answers(work / "warm", model_dir, args.rounds)
+        found = measure(train_sklearn(work / "model"), work, args.rounds)
     print(f"\n{'replicas':<30} {'median ms':>9} {'min ms':>7} {'max ms':>7}")
-    for name, times in (("new process (--no-warm-starts)", cold), ("forked from a template", warm)):
+    for name, times in (
+        ("new process (--no-warm-starts)", found["cold"]),
+        ("forked from a template", found["warm"]),
+    ):
         ms = [t * 1000 for t in times]
         print(f"{name:<30} {statistics.median(ms):>9.0f} {min(ms):>7.0f} {max(ms):>7.0f}")
-    print(f"\nwarm / cold (median): {statistics.median(warm) / statistics.median(cold):.2f}; "
-          f"{args.rounds} rounds each; goal: under 1 s from zero to the first answer")
+    ratio = statistics.median(found["warm"]) / statistics.median(found["cold"])
+    print(
+        f"\nwarm / cold (median): {ratio:.2f}; {args.rounds} rounds each; "
+        "goal: under 1 s from zero to the first answer"
+    )
 
 
 if __name__ == "__main__":

@@ -78,6 +78,14 @@ SCENARIOS: list[Scenario] = [
         runs_on=("modelplane/iris", "kserve/iris", "mlserver/iris"),
         quick=True,
     ),
+    Scenario(
+        "grpc-2r-c1",
+        "gRPC ModelInfer, 2 rows",
+        "grpc",
+        2,
+        connections=1,
+        runs_on=("modelplane/iris", "kserve/iris"),
+    ),
     # Adaptive batching on (modelplane only), compared with the peers' unbatched rows. At one
     # connection a request never has company: what batching costs a lone request.
     Scenario(
@@ -101,6 +109,15 @@ SCENARIOS: list[Scenario] = [
         compare_as="v1-2r-c64",
     ),
     Scenario(
+        "v2-2r-c1-batch",
+        "V2 infer, 2 rows, batching",
+        "v2",
+        2,
+        1,
+        ("modelplane/batch",),
+        compare_as="v2-2r-c1",
+    ),
+    Scenario(
         "v2-2r-c64-batch",
         "V2 infer, 2 rows, batching",
         "v2",
@@ -119,6 +136,27 @@ SCENARIOS: list[Scenario] = [
         streams=8,
         runs_on=("modelplane/batch",),
         compare_as="grpc-2r-c8x8",
+    ),
+    Scenario(
+        "grpc-2r-c1-batch",
+        "gRPC ModelInfer, 2 rows, batching",
+        "grpc",
+        2,
+        connections=1,
+        runs_on=("modelplane/batch",),
+        compare_as="grpc-2r-c1",
+    ),
+    # The access log's price where a request costs least: batched V1 with the log off, beside
+    # the same row with it on (the default).
+    Scenario(
+        "v1-2r-c64-batch-nolog",
+        "V1 predict, 2 rows, batching, no access log",
+        "v1",
+        2,
+        64,
+        ("modelplane/batch-nolog",),
+        quick=True,
+        compare_as="v1-2r-c64",
     ),
     # A 1x3x224x224 FP32 tensor into a model that answers its mean.
     Scenario(
@@ -194,6 +232,7 @@ LAUNCH_ORDER = (
     "kserve/iris",
     "mlserver/iris",
     "modelplane/batch",
+    "modelplane/batch-nolog",
     "modelplane/tensor",
     "modelplane/onnx",
     "kserve/tensor",

@@ -2,10 +2,11 @@
 
 modelplane serves a tiny random-weight GPT-2 (`env.build_gpt2`: 2 layers, n_embd 64, CPU, one
 thread) pinned to the server's core, on each backend of the Hugging Face runtime: transformers
-(`gen-` rows) and vLLM (`vllm-` rows, its engine's threads bound to the same core); this driver, in the bench's own process on the load
-core, keeps `concurrency` streaming `POST /openai/v1/completions` requests in flight (fixed prompt,
-temperature 0, max_tokens 64, `stream_options.include_usage`) for the round's duration, each
-worker starting its next request as soon as the last one ends (closed loop, like wrk).
+(`gen-` rows) and vLLM (`vllm-` rows, its engine's threads bound to the same core); this
+driver, in the bench's own process on the load core, keeps `concurrency` streaming
+`POST /openai/v1/completions` requests in flight (fixed prompt, temperature 0, max_tokens 64,
+`stream_options.include_usage`) for the round's duration, each worker starting its next request
+as soon as the last one ends (closed loop, like wrk).
 
 Per round it reports:
 
@@ -41,6 +42,8 @@ BACKENDS = {"gen": "transformers", "vllm": "vllm"}
 
 def backend_of(key: str) -> str:
     return BACKENDS[key.split("-", 1)[0]]
+
+
 TITLE = "generation (tiny GPT-2, CPU)"
 PROMPT = "the quick brown fox"
 MAX_TOKENS = 64
