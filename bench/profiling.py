@@ -1,6 +1,7 @@
 """Where does modelplane spend a request? py-spy samples the server while wrk drives it.
 
     .venv/bin/python bench/profiling.py [--scenario v2-2r-c64] [--seconds 10] [--serve-args=...]
+    .venv/bin/python bench/profiling.py --gateway --scenario v1-2r-c64   # `up`'s gateway
 
 The server is pinned to core 0 and wrk to core 1, as in the bench. py-spy (in
 bench/.venvs/profiler, made on first use) records every non-idle thread of the server; the
@@ -21,13 +22,15 @@ import collections
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import env, load, servers
+from bench import env, load, payloads, servers
 from bench.payloads import Bodies
 from bench.scenarios import SCENARIOS
 
@@ -42,6 +45,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("runtime (rows, tabular)", ("modelplane/runtimes/",)),
     ("data plane", ("modelplane/server/dataplane", "modelplane/server/repository")),
     ("REST handlers", ("modelplane/server/rest",)),
+    ("gateway: routing, balancing", ("gateway/routes", "gateway/balancer", "gateway/load")),
+    ("gateway: HTTP proxy", ("gateway/http_proxy",)),
+    ("gateway: upstream client", ("gateway/upstream",)),
+    ("gateway: access log", ("gateway/logger",)),
     ("gRPC", ("grpc/", "modelplane/server/grpc_service")),
     ("numpy", ("numpy/",)),
     ("json (orjson/json)", ("orjson", "json/")),
@@ -96,6 +103,69 @@ def summarize(collapsed: Path, top: int = 25) -> str:
     return "\n".join(out)
 
 
+def _record(args: argparse.Namespace, py_spy: Path, pid: int, collapsed: Path) -> Any:
+    """py-spy recording `pid` for --seconds, started; the caller drives the load meanwhile."""
+    spy = subprocess.Popen(
+        [str(py_spy), "record", "--pid", str(pid), "--rate", str(args.rate)]
+        + ["--duration", str(int(args.seconds)), "--format", "raw", "--threads"]
+        + ["--output", str(collapsed)]
+        + ([] if args.all_threads else ["--gil"])
+        + (["--nonblocking"] if args.nonblocking else []),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)  # py-spy attaching; the profile covers the load that follows
+    return spy
+
+
+def _finish(spy: Any, args: argparse.Namespace) -> None:
+    _, err = spy.communicate(timeout=args.seconds + 60)
+    if spy.returncode != 0:
+        raise SystemExit(f"py-spy failed: {err}")
+
+
+def _profile_serve(
+    args: argparse.Namespace, py_spy: Path, paths: env.Paths, bodies: Bodies, sc: Any
+) -> tuple[load.Load, Path]:
+    body = bodies.get(sc.body, sc.rows)
+    config = "tensor" if sc.body.startswith("tensor") else "iris"
+    launch = servers.modelplane(config, paths, shlex.split(args.serve_args))
+    with servers.Server(launch, args.out / "server.log", 0) as server:
+        probe = bodies.get("v2", 2) if config == "iris" else bodies.get("tensor-bin")
+        path = "/v2/models/sklearn-iris/infer" if config == "iris" else sc.path
+        server.first_answer(path, probe, lambda status, _: None if status == 200 else "not yet")
+        load.wrk(launch.http_port, sc.path, body, sc.connections, 2, 1)  # warm up
+        collapsed = args.out / f"{sc.key}.collapsed"
+        spy = _record(args, py_spy, server.proc.pid, collapsed)
+        result = load.wrk(launch.http_port, sc.path, body, sc.connections, args.seconds, 1)
+        _finish(spy, args)
+    return result, collapsed
+
+
+def _profile_gateway(
+    args: argparse.Namespace, py_spy: Path, paths: env.Paths, sc: Any
+) -> tuple[load.Load, Path]:
+    """`modelplane up` (the gateway's process, not its replica) while wrk drives the gateway."""
+    from bench import gateway
+
+    with tempfile.TemporaryDirectory(prefix="mp-profile-gw-") as tmp:
+        work = Path(tmp)
+        body = Bodies(work / "bodies", paths.iris_file).get("v1", rows=2)
+        routed = payloads.Body(body.path, body.content_type, [gateway.HOST])
+        proc, port, _ = gateway.start(work, paths.iris_dir)
+        try:
+            load.wrk(port, gateway.PATH, routed, sc.connections, 2, 1)  # warm up
+            collapsed = args.out / f"gateway-{sc.key}.collapsed"
+            spy = _record(args, py_spy, proc.pid, collapsed)
+            result = load.wrk(port, gateway.PATH, routed, sc.connections, args.seconds, 1)
+            _finish(spy, args)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    return result, collapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="v2-2r-c64")
@@ -110,6 +180,11 @@ def main() -> None:
     parser.add_argument(
         "--nonblocking", action="store_true", help="sample without pausing the server"
     )
+    parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="profile `modelplane up`'s gateway (V1, 2 rows) instead of a replica",
+    )
     parser.add_argument("--out", type=Path, default=env.BENCH / "results" / "profile")
     args = parser.parse_args()
     sc = next(s for s in SCENARIOS if s.key == args.scenario)
@@ -117,31 +192,11 @@ def main() -> None:
     paths = env.paths()
     env.train_iris(paths, print)
     bodies = Bodies(paths.bodies, paths.iris_file)
-    body = bodies.get(sc.body, sc.rows)
     args.out.mkdir(parents=True, exist_ok=True)
-    config = "tensor" if sc.body.startswith("tensor") else "iris"
-    launch = servers.modelplane(config, paths, shlex.split(args.serve_args))
-    with servers.Server(launch, args.out / "server.log", 0) as server:
-        probe = bodies.get("v2", 2) if config == "iris" else bodies.get("tensor-bin")
-        path = "/v2/models/sklearn-iris/infer" if config == "iris" else sc.path
-        server.first_answer(path, probe, lambda status, _: None if status == 200 else "not yet")
-        load.wrk(launch.http_port, sc.path, body, sc.connections, 2, 1)  # warm up
-        collapsed = args.out / f"{sc.key}.collapsed"
-        spy = subprocess.Popen(
-            [str(py_spy), "record", "--pid", str(server.proc.pid), "--rate", str(args.rate)]
-            + ["--duration", str(int(args.seconds)), "--format", "raw", "--threads"]
-            + ["--output", str(collapsed)]
-            + ([] if args.all_threads else ["--gil"])
-            + (["--nonblocking"] if args.nonblocking else []),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(0.5)  # py-spy attaching; the profile covers the load that follows
-        result = load.wrk(launch.http_port, sc.path, body, sc.connections, args.seconds, 1)
-        _, err = spy.communicate(timeout=args.seconds + 60)
-        if spy.returncode != 0:
-            raise SystemExit(f"py-spy failed: {err}")
+    if args.gateway:
+        result, collapsed = _profile_gateway(args, py_spy, paths, sc)
+    else:
+        result, collapsed = _profile_serve(args, py_spy, paths, bodies, sc)
     print(
         f"{sc.key}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms while profiled "
         f"(py-spy at {args.rate} Hz slows the server a little)"

@@ -26,7 +26,7 @@ from modelplane.client import predictor
 from modelplane.core import errors, ports
 from modelplane.core.model import Model
 from modelplane.observability.metrics import ServerMetrics
-from modelplane.server import forwarding, grpc_service, rest, rest_observe
+from modelplane.server import forwarding, grpc_service, one_write, rest, rest_observe
 from modelplane.server.dataplane import DataPlane
 from modelplane.server.repository import ModelRepository, ModelSpec, version_dirs
 from modelplane.server.settings import ServerSettings
@@ -177,6 +177,7 @@ class ModelplaneServer:
             server_header=False,
             # X-Forwarded-* rewriting cost 8% of a request in the profile; nothing here uses it.
             proxy_headers=False,
+            http=one_write.OneWriteProtocol,
         )
         http = _Uvicorn(config)
         # Both ports are taken before anything serves, so one in use is a PortUnavailable naming
