@@ -135,10 +135,20 @@ def _profile_serve(
         probe = bodies.get("v2", 2) if config == "iris" else bodies.get("tensor-bin")
         path = "/v2/models/sklearn-iris/infer" if config == "iris" else sc.path
         server.first_answer(path, probe, lambda status, _: None if status == 200 else "not yet")
-        load.wrk(launch.http_port, sc.path, body, sc.connections, 2, 1)  # warm up
+
+        def drive(seconds: int) -> load.Load:
+            if not sc.grpc:
+                return load.wrk(launch.http_port, sc.path, body, sc.connections, seconds, 1)
+            assert launch.grpc_port is not None
+            frame = 5 + len(load.grpc_call(launch.grpc_port, body))
+            return load.h2load(
+                launch.grpc_port, sc.path, body, sc.connections, sc.streams, seconds, 1, frame
+            )
+
+        drive(2)  # warm up
         collapsed = args.out / f"{sc.key}.collapsed"
         spy = _record(args, py_spy, server.proc.pid, collapsed)
-        result = load.wrk(launch.http_port, sc.path, body, sc.connections, args.seconds, 1)
+        result = drive(args.seconds)
         _finish(spy, args)
     return result, collapsed
 

@@ -16,6 +16,10 @@ request back to wait for company. A model has one batch in flight at a time:
 - requests that arrive while a batch runs queue; when it ends, the oldest queued request and
   those of its signature behind it, in arrival order up to `max_batch_size` rows, leave at once
   as the next batch, however few they are;
+- after a run of batches of one (gRPC hands requests over one per loop turn, and a lone
+  client sends one at a time), a request that finds the model idle and nobody queued runs at
+  once in its own task, without the loop turn; every so often one takes the queue again to
+  see whether company came back, and requests queued behind a lone one bring batching back;
 - `max_latency` bounds the wait behind a busy model: once the oldest queued request has waited
   that long and the batch in flight still runs, its batch starts alongside, so a slow model
   still gets concurrent calls, as without batching, and no request waits longer than
@@ -44,6 +48,13 @@ from modelplane.observability.metrics import ServerMetrics
 # Runs one (possibly merged) payload through the model: the data plane's own pipeline. A merged
 # payload carries the headers of the batch's first request.
 Run = Callable[[Any, Any], Awaitable[Any]]
+
+# After SOLO_AFTER batches of one request in a row, a request that finds the model idle and no
+# one queued runs at once in its own task, saving the loop turn a batch waits for company (gRPC
+# hands requests over one per turn, so its batches are all of one). Every PROBE_EVERY-th such
+# request takes the queue again, to see whether company has come back.
+SOLO_AFTER = 8
+PROBE_EVERY = 16
 
 
 @dataclass
@@ -78,6 +89,8 @@ class Batcher:
         self._starting = False
         self._overdue_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._solo_batches = 0  # batches of one request in a row
+        self._since_probe = 0
 
     @property
     def queued(self) -> int:
@@ -89,6 +102,16 @@ class Batcher:
         key, rows = signature(payload)
         if key is None or rows > self.max_batch_size:
             return await self._run(payload, headers)
+        if (
+            self._solo_batches >= SOLO_AFTER
+            and not self._in_flight
+            and not self._starting
+            and not self._queues
+        ):
+            self._since_probe += 1
+            if self._since_probe < PROBE_EVERY:
+                return await self._solo(payload, headers, rows)
+            self._since_probe = 0
         pending = _Pending(payload, headers, rows, asyncio.get_running_loop().create_future())
         queue = self._queues.get(key)
         if queue is None:
@@ -96,6 +119,17 @@ class Batcher:
         queue.append(pending)
         self._next()
         return await pending.future
+
+    async def _solo(self, payload: Any, headers: Any, rows: int) -> Any:
+        """A lone request on an idle model, run here as a batch of one."""
+        self._in_flight += 1
+        try:
+            self._metrics.batch_queue_seconds.labels(self.model_name).observe(0.0)
+            self._metrics.batch_size.labels(self.model_name).observe(rows)
+            return await self._run(payload, headers)
+        finally:
+            self._in_flight -= 1
+            self._next()  # what queued behind it goes now
 
     def _next(self) -> None:
         """Arrange the next batch: now when the model is idle, else when the oldest queued
@@ -174,6 +208,7 @@ class Batcher:
         for item in batch:
             self._metrics.batch_queue_seconds.labels(self.model_name).observe(now - item.enqueued)
         self._metrics.batch_size.labels(self.model_name).observe(sum(i.rows for i in batch))
+        self._solo_batches = self._solo_batches + 1 if len(batch) == 1 else 0
         if len(batch) == 1:
             await self._answer_alone(batch[0])
             return

@@ -19,6 +19,7 @@ from modelplane.core.inference import (
     RequestedOutput,
 )
 from modelplane.observability.metrics import ServerMetrics
+from modelplane.server import batching
 from modelplane.server.batching import Batcher, merge, signature, split
 
 
@@ -267,3 +268,49 @@ async def test_close_lets_queued_batches_finish() -> None:
     model.gate.set()
     await asyncio.wait_for(closing, 1.0)
     assert queued.done() and first.done() and model.calls == [1, 1]
+
+
+class TaskRecordingModel(GatedModel):
+    """A GatedModel that also records which task each call ran in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[asyncio.Task[Any] | None] = []
+
+    async def __call__(self, payload: Any, headers: Any) -> Any:
+        self.tasks.append(asyncio.current_task())
+        return await super().__call__(payload, headers)
+
+
+async def test_lone_requests_in_a_row_skip_the_queue_until_company_comes() -> None:
+    model = TaskRecordingModel()
+    model.gate.set()
+    batcher = Batcher("m", model, 8, 10.0, ServerMetrics())
+
+    async def lone(value: float) -> tuple[Any, bool]:
+        """One request from its own task; whether the model ran in that task."""
+        answer = await batcher.submit(body(value), None)
+        return answer, model.tasks[-1] is asyncio.current_task()
+
+    queued = [await asyncio.create_task(lone(v)) for v in range(batching.SOLO_AFTER)]
+    assert all(answer == {"predictions": [v]} for v, (answer, _) in enumerate(queued))
+    assert not any(here for _, here in queued)  # each went through the queue: a batch task
+    solo = [await asyncio.create_task(lone(v)) for v in range(batching.PROBE_EVERY)]
+    assert all(answer == {"predictions": [v]} for v, (answer, _) in enumerate(solo))
+    # the first PROBE_EVERY - 1 ran in their own tasks; the last one probed through the queue
+    assert [here for _, here in solo] == [True] * (batching.PROBE_EVERY - 1) + [False]
+
+    # Company: requests that arrive while a lone one runs form a batch, and batching is back.
+    model.gate.clear()
+    first = asyncio.create_task(lone(100))
+    await turns()
+    assert model.running == 1 and model.tasks[-1] is first  # ran at once, in its own task
+    company = [asyncio.create_task(batcher.submit(body(v), None)) for v in (1, 2, 3)]
+    await turns()
+    assert batcher.queued == 3
+    model.gate.set()
+    await asyncio.wait_for(asyncio.gather(first, *company), 1.0)
+    assert model.calls[-2:] == [1, 3]
+    answer, here = await asyncio.create_task(lone(5))
+    assert answer == {"predictions": [5]} and not here  # through the queue again
+    await batcher.close()
