@@ -81,7 +81,9 @@ class Batcher:
         self._run = run
         self.max_batch_size = max_batch_size
         self.max_latency = max_latency
-        self._metrics = metrics
+        # The labelled children, once: `labels()` takes a lock and builds a tuple per call.
+        self._queue_seconds = metrics.batch_queue_seconds.labels(model_name)
+        self._batch_size = metrics.batch_size.labels(model_name)
         # Emptied lines are dropped at once, so per-request parameters cannot pile up lines.
         self._queues: dict[Any, collections.deque[_Pending]] = {}
         self._in_flight = 0  # batches the model is running
@@ -124,8 +126,8 @@ class Batcher:
         """A lone request on an idle model, run here as a batch of one."""
         self._in_flight += 1
         try:
-            self._metrics.batch_queue_seconds.labels(self.model_name).observe(0.0)
-            self._metrics.batch_size.labels(self.model_name).observe(rows)
+            self._queue_seconds.observe(0.0)
+            self._batch_size.observe(rows)
             return await self._run(payload, headers)
         finally:
             self._in_flight -= 1
@@ -206,8 +208,8 @@ class Batcher:
     async def _serve(self, batch: list[_Pending]) -> None:
         now = time.perf_counter()
         for item in batch:
-            self._metrics.batch_queue_seconds.labels(self.model_name).observe(now - item.enqueued)
-        self._metrics.batch_size.labels(self.model_name).observe(sum(i.rows for i in batch))
+            self._queue_seconds.observe(now - item.enqueued)
+        self._batch_size.observe(sum(i.rows for i in batch))
         self._solo_batches = self._solo_batches + 1 if len(batch) == 1 else 0
         if len(batch) == 1:
             await self._answer_alone(batch[0])
