@@ -236,6 +236,90 @@ def generation_table(results: dict[str, Any]) -> Table | None:
     return t
 
 
+# The profile behind each goal that this machine misses (bench/NOTES.md, "Issue 13: where the
+# time goes"), keyed by a part of the target's name, the first match winning; printed under the
+# targets table.
+_PROFILES = "bench/NOTES.md, 'Issue 13: where the time goes'"
+WHY_MISSED: list[tuple[str, str]] = [
+    (
+        "1 conn req/s vs unbatched",
+        "a lone request that goes through the batching queue pays one more event-loop turn "
+        "and a task; after 8 batches of one in a row it skips them (server/batching.py), so a "
+        f"miss here is the first requests of a round or noise between rounds. {_PROFILES}",
+    ),
+    (
+        "batching gRPC",
+        "gRPC requests reach the data plane one per loop turn, each costing ~570 us of which "
+        "grpcio's own machinery is ~40%, so the model is rarely busy when one arrives and "
+        f"batches stay at one request. {_PROFILES}",
+    ),
+    (
+        "access log",
+        "the log's lines are formatted and written by a thread, 0.1 s at a time; a miss is the "
+        f"spread between rounds (the log-off row runs in another server). {_PROFILES}",
+    ),
+    (
+        "p99 vs KServe",
+        "an intermittent tail: in some rounds 0.1-1% of requests wait 200-500 ms while the "
+        "median stays at ~16 ms; uvloop's, not modelplane's (a bare uvicorn app with the same "
+        "predict shows it on uvloop and never on asyncio's own loop, which costs 3-11% of "
+        f"throughput, so uvloop stays). {_PROFILES}",
+    ),
+    (
+        "c64 p99",
+        "wrk keeps 64 requests in flight, so the mean latency is 64 / throughput (Little's "
+        "law): 4.1 ms at 15,700 req/s; a p99 under 5 ms needs about 20,000 req/s, the same "
+        f"work as the 20x goal above. {_PROFILES}",
+    ),
+    (
+        "batching",
+        "per request, uvicorn's HTTP/1.1 protocol and ASGI cycle take ~45% of the core, "
+        "the batcher 11%, metrics 8%, the model 13% (amortised); a bare uvicorn app that answers "
+        "a fixed body reaches ~35,000 req/s here, so 20x KServe leaves ~1 us for everything "
+        "else. Closing it needs an HTTP layer below ASGI for the inference routes (httptools "
+        f"callbacks straight into the data plane). {_PROFILES}",
+    ),
+    (
+        "V1 c64 req/s",
+        "scikit-learn's predict is 63% of the core (~116 us a call, mostly its input checks: "
+        "check_array, the array-API namespace lookup, is_fitted); KServe pays the same call. "
+        "3x needs modelplane's own share under ~50 us a request: batching (the batching rows), "
+        f"or a model compiled without per-call checks (ONNX). {_PROFILES}",
+    ),
+    (
+        "V2 c64 req/s",
+        "as for V1: scikit-learn's predict is most of the core; MLServer crosses to a worker "
+        f"process per request, KServe converts through pydantic. {_PROFILES}",
+    ),
+    (
+        "gRPC",
+        "grpcio's asyncio server machinery (Cython, seen as asyncio's Runner.run) takes ~40% "
+        "of the core and the model ~39%; requests reach the data plane one per loop turn, so "
+        "batches do not form. Closing it needs a gRPC server with less per-call work than "
+        f"grpcio's, or a way to see calls received but not yet handed over. {_PROFILES}",
+    ),
+    (
+        "gateway",
+        "the gateway costs ~180 us a proxied request (uvicorn's protocol 44%, the upstream "
+        "client 27%, the proxy 13%, routing 7%) against the replica's ~245 us, on one shared "
+        "core; 0.8x needs under ~60 us: a native data path (Envoy, as KServe uses through "
+        f"Istio) or the gateway on a core of its own. {_PROFILES}",
+    ),
+    (
+        "cold start",
+        "importing scikit-learn takes 1.2 s of modelplane's ~1.5 s to its first answer "
+        "(KServe pays it too); the server's own imports 0.4 s. Only a process that already "
+        "imported it answers sooner: `modelplane up` forks replicas from such a template "
+        f"(the scale-from-zero row). {_PROFILES}",
+    ),
+    (
+        "peak memory",
+        "scikit-learn's import alone peaks at ~155 MiB RSS; the server without it at ~63 MiB. "
+        f"{_PROFILES}",
+    ),
+]
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
     """(target, goal, measured, met) for each performance goal (issue 13's, then the first
     round's that still stand); met is None when a figure is missing."""
@@ -466,6 +550,12 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
         console.print(plane)
     console.print()
     console.print(targets_table(results))
+    missed = [name for name, _, _, met in targets(results) if met is False]
+    if missed:
+        console.print("\nWhere the time goes for each goal missed, and what would close it:")
+        for name in missed:
+            why = next((text for key, text in WHY_MISSED if key in name), None)
+            console.print(f"- {name}: {why or 'no profile recorded yet'}", markup=False)
 
 
 def main() -> None:
