@@ -549,6 +549,11 @@ def render(results: dict[str, Any], console: Console | None = None) -> None:
         console.print()
         console.print(plane)
     console.print()
+    render_targets(results, console)
+
+
+def render_targets(results: dict[str, Any], console: Console) -> None:
+    """The goals table, then a line for each goal missed: where the time goes."""
     console.print(targets_table(results))
     missed = [name for name, _, _, met in targets(results) if met is False]
     if missed:
