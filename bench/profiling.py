@@ -176,7 +176,7 @@ def _profile_gateway(
     return result, collapsed
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default="v2-2r-c64")
     parser.add_argument("--seconds", type=int, default=10)
@@ -196,25 +196,34 @@ def main() -> None:
         help="profile `modelplane up`'s gateway (V1, 2 rows) instead of a replica",
     )
     parser.add_argument("--out", type=Path, default=env.BENCH / "results" / "profile")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def profile(args: argparse.Namespace, say: Any = print) -> str:
+    """Profile one scenario as `args` say; the summary, headed by what the load measured."""
     sc = next(s for s in SCENARIOS if s.key == args.scenario)
-    py_spy = env.ensure_venv("profiler", print).parent / "py-spy"
+    py_spy = env.ensure_venv("profiler", say).parent / "py-spy"
     paths = env.paths()
-    env.train_iris(paths, print)
+    env.train_iris(paths, say)
     bodies = Bodies(paths.bodies, paths.iris_file)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.gateway:
         result, collapsed = _profile_gateway(args, py_spy, paths, sc)
     else:
         result, collapsed = _profile_serve(args, py_spy, paths, bodies, sc)
-    print(
-        f"{sc.key}: {result.rps:,.0f} req/s, p99 {result.p99_ms:.2f} ms while profiled "
-        f"(py-spy at {args.rate} Hz slows the server a little)"
+    head = (
+        f"{'gateway, ' if args.gateway else ''}{sc.key}"
+        f"{' ' + args.serve_args if args.serve_args else ''}: {result.rps:,.0f} req/s, "
+        f"p99 {result.p99_ms:.2f} ms while profiled (py-spy at {args.rate} Hz slows the "
+        "server a little)"
     )
-    summary = summarize(collapsed)
-    (args.out / f"{sc.key}.summary.txt").write_text(summary + "\n")
-    print(summary)
-    print(f"\ncollapsed stacks: {collapsed}")
+    summary = f"{head}\n{summarize(collapsed)}\n\ncollapsed stacks: {collapsed}"
+    (args.out / f"{collapsed.stem}.summary.txt").write_text(summary + "\n")
+    return summary
+
+
+def main() -> None:
+    print(profile(parse_args()))
 
 
 if __name__ == "__main__":

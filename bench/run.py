@@ -5,6 +5,8 @@ another; one table at the end. `make bench` runs this; `--quick` is a smoke run.
 
 Results go to bench/results/<time>/ (results.json, each server's log, the load generators'
 raw output) and bench/results/latest.json; `python -m bench.report` prints a saved run again.
+Last, for the goals missed, it profiles the rows behind them (bench/profiling.py, ~10 s each,
+into <time>/profiles/) and prints each profile; `--no-profiles` skips that.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +28,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import checks, env, load, procs, report, servers, tokens
+from bench import checks, env, load, procs, profiling, report, servers, tokens
 from bench.payloads import IRIS_MODEL, TENSOR_MODEL, Bodies, Body
 from bench.scenarios import LAUNCH_ORDER, PEERS, SCENARIOS, Scenario
 
@@ -56,6 +59,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--peers", default="modelplane,kserve,mlserver,bare", help="which servers to run"
     )
     parser.add_argument("--no-cold-start", action="store_true", help="skip the cold-start rounds")
+    parser.add_argument(
+        "--no-profiles",
+        action="store_true",
+        help="skip the profiles taken at the end for the goals missed",
+    )
     parser.add_argument(
         "--modelplane-args", default="", help="extra `modelplane serve` options for every row"
     )
@@ -101,6 +109,41 @@ def _modelplane_keys(args: argparse.Namespace, keys: list[str]) -> list[str]:
         return []
     patterns = [p for p in args.only.split(",") if p]
     return [k for k in keys if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)]
+
+
+# Which profile explains a goal missed: (part of the goal's name, scenario, how the server
+# runs: "" plain, "batch" with --batch-args, "gateway" through `modelplane up`); first match.
+PROFILE_FOR = [
+    ("p99 vs KServe", "", ""),  # the tail is uvloop's: a profile of the median says nothing
+    ("1 conn", "v1-2r-c1", "batch"),
+    ("batching gRPC", "grpc-2r-c8x8", "batch"),
+    ("access log", "v1-2r-c64", "batch"),
+    ("batching", "v1-2r-c64", "batch"),
+    ("gateway", "v1-2r-c64", "gateway"),
+    ("gRPC", "grpc-2r-c8x8", ""),
+    ("V1 c64", "v1-2r-c64", ""),
+    ("V2 c64", "v2-2r-c64", ""),
+]
+IMPORTS = {
+    "python itself": "pass",
+    "modelplane's server (modelplane.server.runner)": "import modelplane.server.runner",
+    "scikit-learn (sklearn.linear_model, joblib)": "import sklearn.linear_model, joblib",
+}
+
+
+def import_times(runs: int) -> str:
+    """Seconds each import takes in a fresh interpreter on the server's core."""
+    lines = []
+    for what, code in IMPORTS.items():
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(
+                ["taskset", "-c", str(SERVER_CORE), sys.executable, "-c", code], check=True
+            )
+            times.append(time.perf_counter() - started)
+        lines.append(f"  {statistics.median(times):6.2f} s  {what}")
+    return "\n".join(lines)
 
 
 def selected(args: argparse.Namespace) -> list[Scenario]:
@@ -481,6 +524,41 @@ class Bench:
         self.results["finished"] = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.save()
         report.render(self.results)
+        if not args.no_profiles:
+            self.profile_misses()
+
+    def profile_misses(self) -> None:
+        """For the goals missed: py-spy profiles of the rows behind them (bench/profiling.py),
+        and for the cold start, how long its imports take; printed and kept in the run's
+        profiles/ folder."""
+        missed = [name for name, _, _, met in report.targets(self.results) if met is False]
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for name in missed:
+            for part, scenario, mode in PROFILE_FOR:
+                if part in name:
+                    if scenario:
+                        wanted.setdefault((scenario, mode), []).append(name)
+                    break
+        out = self.out / "profiles"
+        for (scenario, mode), goals in wanted.items():
+            log(f"profiling {scenario} {mode} for: {'; '.join(goals)}")
+            argv = ["--scenario", scenario, "--seconds", "8", "--out", str(out / scenario)]
+            if mode == "gateway":
+                argv.append("--gateway")
+            elif mode == "batch":
+                argv += ["--serve-args", self.args.batch_args]
+            try:
+                summary = profiling.profile(profiling.parse_args(argv), log)
+            except (SystemExit, RuntimeError, servers.ServerFailed) as exc:
+                log(f"  profile failed: {exc}")
+                continue
+            print(f"\n=== profile behind: {'; '.join(goals)}\n{summary}", flush=True)
+        if any("cold start" in name for name in missed):
+            print(
+                f"\n=== behind the cold start: imports, {self.args.rounds} runs each on core "
+                f"{SERVER_CORE} (median)\n{import_times(self.args.rounds)}",
+                flush=True,
+            )
 
 
 def _ok_status(status: int, body: bytes) -> str | None:
