@@ -60,7 +60,8 @@ def _iris() -> list[Scenario]:
                         rows=rows,
                         connections=conns,
                         runs_on=peers,
-                        quick=conns == 64,
+                        # the 1-connection rows: what batching must match
+                        quick=conns == 64 or (conns == 1 and rows == 2),
                     )
                 )
     return found
@@ -85,6 +86,7 @@ SCENARIOS: list[Scenario] = [
         2,
         connections=1,
         runs_on=("modelplane/iris", "kserve/iris"),
+        quick=True,
     ),
     # Adaptive batching on (modelplane only), compared with the peers' unbatched rows. At one
     # connection a request never has company: what batching costs a lone request.
@@ -116,6 +118,7 @@ SCENARIOS: list[Scenario] = [
         1,
         ("modelplane/batch",),
         compare_as="v2-2r-c1",
+        quick=True,
     ),
     Scenario(
         "v2-2r-c64-batch",
@@ -136,6 +139,7 @@ SCENARIOS: list[Scenario] = [
         streams=8,
         runs_on=("modelplane/batch",),
         compare_as="grpc-2r-c8x8",
+        quick=True,
     ),
     Scenario(
         "grpc-2r-c1-batch",
@@ -145,6 +149,7 @@ SCENARIOS: list[Scenario] = [
         connections=1,
         runs_on=("modelplane/batch",),
         compare_as="grpc-2r-c1",
+        quick=True,
     ),
     # The access log's price where a request costs least: batched V1 with the log off, beside
     # the same row with it on (the default).
