@@ -1,6 +1,7 @@
 """The table: each scenario with modelplane's req/s and p99, each peer's, and modelplane's
-figures as ratios to each peer's (all measured in the same run); then the issue's targets,
-met or missed, by how much.
+figures as ratios to each peer's (all measured in the same run); the generation rows and
+`modelplane up`'s gateway and scale from zero; then the performance goals, met or missed, by
+how much, with a line for each goal missed: where the time goes and what would close it.
 
     python -m bench.report [bench/results/latest.json]
 
@@ -283,8 +284,9 @@ WHY_MISSED: list[tuple[str, str]] = [
         "V1 c64 req/s",
         "scikit-learn's predict is 63% of the core (~116 us a call, mostly its input checks: "
         "check_array, the array-API namespace lookup, is_fitted); KServe pays the same call. "
-        "3x needs modelplane's own share under ~50 us a request: batching (the batching rows), "
-        f"or a model compiled without per-call checks (ONNX). {_PROFILES}",
+        "3x needs modelplane's own share of a request under 35-77 us (bare uvicorn alone takes "
+        "28): batching (the batching rows), or a model compiled without per-call checks "
+        f"(ONNX). {_PROFILES}",
     ),
     (
         "V2 c64 req/s",
