@@ -135,12 +135,14 @@ def _profile_serve(
         probe = bodies.get("v2", 2) if config == "iris" else bodies.get("tensor-bin")
         path = "/v2/models/sklearn-iris/infer" if config == "iris" else sc.path
         server.first_answer(path, probe, lambda status, _: None if status == 200 else "not yet")
+        if sc.grpc:  # one right answer's frame size: what h2load's byte count is checked against
+            assert launch.grpc_port is not None
+            frame = 5 + len(load.grpc_call(launch.grpc_port, body))
 
         def drive(seconds: int) -> load.Load:
             if not sc.grpc:
                 return load.wrk(launch.http_port, sc.path, body, sc.connections, seconds, 1)
             assert launch.grpc_port is not None
-            frame = 5 + len(load.grpc_call(launch.grpc_port, body))
             return load.h2load(
                 launch.grpc_port, sc.path, body, sc.connections, sc.streams, seconds, 1, frame
             )

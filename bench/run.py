@@ -542,7 +542,8 @@ class Bench:
         out = self.out / "profiles"
         for (scenario, mode), goals in wanted.items():
             log(f"profiling {scenario} {mode} for: {'; '.join(goals)}")
-            argv = ["--scenario", scenario, "--seconds", "8", "--out", str(out / scenario)]
+            folder = out / (f"{scenario}-{mode}" if mode else scenario)  # one per profile
+            argv = ["--scenario", scenario, "--seconds", "8", "--out", str(folder)]
             if mode == "gateway":
                 argv.append("--gateway")
             elif mode == "batch":

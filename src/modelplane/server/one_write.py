@@ -3,10 +3,10 @@
 uvicorn writes a response's status line and headers when the app sends `http.response.start`
 and the body with the next message: two `write` system calls per answer, and on loopback each
 wakes the client. The profile of batched V1 at 64 connections put the two writes at 28% of the
-server's time (bench/NOTES.md, "One write per answer"). Here the head waits, at most until the
-event loop's next turn, for the body that follows it, and both leave in one write: an app that
-sends its whole answer at once (every inference answer) pays one system call; a stream's head
-still leaves on the next loop turn when its first chunk is not ready.
+server's time (bench/NOTES.md, "Batching, 64 connections: uvicorn's HTTP layer"). Here the head
+waits, at most until the event loop's next turn, for the body that follows it, and both leave in
+one write: an app that sends its whole answer at once (every inference answer) pays one system
+call; a stream's head still leaves on the next loop turn when its first chunk is not ready.
 """
 
 from __future__ import annotations
